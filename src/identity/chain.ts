@@ -1,0 +1,78 @@
+import { X509Certificate } from 'node:crypto';
+import { rootCertificates } from 'node:tls';
+
+/**
+ * Certificate path building for the Azure signer: leaf → (pinned, embedded or fetched)
+ * intermediates → trusted root, with signatures checked by OpenSSL through
+ * node:crypto X509Certificate, validity at the injected time, CA flag on every issuer
+ * and a bounded depth. Untrusted intermediates are only ever candidates: a path must
+ * end at a configured root.
+ */
+
+export const MAX_CHAIN_DEPTH = 6;
+
+export class TrustAnchors {
+  private readonly bySubject = new Map<string, X509Certificate[]>();
+  private readonly fingerprints = new Set<string>();
+
+  constructor(readonly roots: readonly X509Certificate[]) {
+    for (const r of roots) {
+      const list = this.bySubject.get(r.subject) ?? [];
+      list.push(r);
+      this.bySubject.set(r.subject, list);
+      this.fingerprints.add(r.fingerprint256);
+    }
+  }
+
+  static fromPems(pems: readonly string[]): TrustAnchors {
+    return new TrustAnchors(pems.map((p) => new X509Certificate(p)));
+  }
+
+  /** node:tls's bundled Mozilla roots (what Go's SystemCertPool usually holds). */
+  static system(): TrustAnchors {
+    return TrustAnchors.fromPems(rootCertificates);
+  }
+
+  isRoot(cert: X509Certificate): boolean {
+    return this.fingerprints.has(cert.fingerprint256);
+  }
+
+  issuersOf(cert: X509Certificate): X509Certificate[] {
+    return this.bySubject.get(cert.issuer) ?? [];
+  }
+}
+
+function validAt(cert: X509Certificate, atMs: number): boolean {
+  return Date.parse(cert.validFrom) <= atMs && atMs <= Date.parse(cert.validTo);
+}
+
+function issuedBy(child: X509Certificate, issuer: X509Certificate): boolean {
+  return child.checkIssued(issuer) && child.verify(issuer.publicKey);
+}
+
+export type ChainResult = { ok: true; path: X509Certificate[] } | { ok: false; reason: string };
+
+export function verifyChain(
+  leaf: X509Certificate,
+  candidates: readonly X509Certificate[],
+  anchors: TrustAnchors,
+  atMs: number,
+): ChainResult {
+  if (!validAt(leaf, atMs)) return { ok: false, reason: 'x509: certificate has expired or is not yet valid' };
+  const search = (cert: X509Certificate, path: X509Certificate[]): X509Certificate[] | null => {
+    if (anchors.isRoot(cert)) return path;
+    for (const root of anchors.issuersOf(cert)) {
+      if (validAt(root, atMs) && issuedBy(cert, root)) return [...path, root];
+    }
+    if (path.length >= MAX_CHAIN_DEPTH) return null;
+    for (const next of candidates) {
+      if (!next.ca || next.subject !== cert.issuer || path.some((p) => p.fingerprint256 === next.fingerprint256)) continue;
+      if (!validAt(next, atMs) || !issuedBy(cert, next)) continue;
+      const found = search(next, [...path, next]);
+      if (found) return found;
+    }
+    return null;
+  };
+  const path = search(leaf, [leaf]);
+  return path ? { ok: true, path } : { ok: false, reason: 'x509: certificate signed by unknown authority' };
+}
