@@ -1,0 +1,113 @@
+import type { IncomingMessage } from 'node:http';
+import { apiError, Msg } from './errors.js';
+import { goJsonDecodeFirst } from '../../util/go-json.js';
+
+export const MAX_BODY_BYTES = 1 << 20;
+
+/** Per-request view handed to route handlers. */
+export class RequestContext {
+  readonly req: IncomingMessage;
+  readonly url: URL;
+  readonly params: Record<string, string>;
+  private bodyText: string | null = null;
+  /** Filled by auth middleware. */
+  state: Record<string, unknown> = {};
+
+  constructor(req: IncomingMessage, url: URL, params: Record<string, string>) {
+    this.req = req;
+    this.url = url;
+    this.params = params;
+  }
+
+  get query(): URLSearchParams {
+    return this.url.searchParams;
+  }
+
+  header(name: string): string | undefined {
+    const v = this.req.headers[name.toLowerCase()];
+    return Array.isArray(v) ? v[0] : v;
+  }
+
+  cookie(name: string): string | undefined {
+    return readCookie(this.req.headers.cookie, name);
+  }
+
+  get remoteAddress(): string {
+    return this.req.socket.remoteAddress ?? '';
+  }
+
+  /** Reads the body once, capped at 1 MiB. */
+  async text(): Promise<string> {
+    if (this.bodyText !== null) return this.bodyText;
+    this.bodyText = await readBody(this.req, MAX_BODY_BYTES);
+    return this.bodyText;
+  }
+
+  /** The first JSON value of the body, with coderd's 400 on failure. */
+  async json(): Promise<unknown> {
+    const decoded = goJsonDecodeFirst(await this.text());
+    if (!decoded.ok) throw apiError(400, Msg.invalidJson, decoded.detail);
+    return decoded.value;
+  }
+}
+
+export function readCookie(header: string | undefined, name: string): string | undefined {
+  if (!header) return undefined;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq < 0) continue;
+    if (part.slice(0, eq).trim() === name) {
+      const raw = part.slice(eq + 1).trim();
+      try {
+        return decodeURIComponent(raw);
+      } catch {
+        return raw;
+      }
+    }
+  }
+  return undefined;
+}
+
+/** Session token lookup order of coderd: cookie, query parameter, header, legacy devurl cookie. */
+export function sessionToken(req: IncomingMessage, url: URL): string {
+  const fromCookie = readCookie(req.headers.cookie, 'coder_session_token');
+  if (fromCookie) return fromCookie;
+  const fromQuery = url.searchParams.get('coder_session_token');
+  if (fromQuery) return fromQuery;
+  const header = req.headers['coder-session-token'];
+  const fromHeader = Array.isArray(header) ? header[0] : header;
+  if (fromHeader) return fromHeader;
+  return readCookie(req.headers.cookie, 'coder_devurl_session_token') ?? '';
+}
+
+function readBody(req: IncomingMessage, limit: number): Promise<string> {
+  const declared = Number(req.headers['content-length'] ?? '0');
+  if (declared > limit) {
+    req.resume();
+    return Promise.reject(apiError(413, Msg.bodyTooLarge, `The request body must be at most ${limit} bytes.`));
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let failed = false;
+    req.on('data', (chunk: Buffer) => {
+      if (failed) return;
+      size += chunk.length;
+      if (size > limit) {
+        failed = true;
+        reject(apiError(413, Msg.bodyTooLarge, `The request body must be at most ${limit} bytes.`));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => {
+      if (!failed) resolve(Buffer.concat(chunks, size).toString('utf8'));
+    });
+    req.on('error', (err) => {
+      if (!failed) {
+        failed = true;
+        reject(err);
+      }
+    });
+  });
+}

@@ -1,0 +1,144 @@
+/**
+ * Request and upgrade dispatch: one router, Coder's error envelope for every failure,
+ * route-template metrics, and a 1 MiB body cap (in RequestContext).
+ *
+ *   node:http 'request' ──> Router.match ──> HttpRoute.handle ──> Reply ──> Go-encoded JSON
+ *   node:http 'upgrade' ──> Router.match ──> UpgradeRoute.prepare (auth, checks) ──> upgrader(req, socket, head)
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { STATUS_CODES } from 'node:http';
+import type { Logger } from 'pino';
+import { ApiError, Msg } from './errors.js';
+import { RequestContext } from './context.js';
+import type { Reply, Router } from './router.js';
+import type { HttpMetrics } from '../../metrics/http.js';
+import { goJsonEncode } from '../../util/go-json.js';
+
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+export interface DispatchOptions {
+  router: Router;
+  logger: Logger;
+  metrics: HttpMetrics;
+  /** Refuse new upgrades (draining). */
+  acceptingUpgrades: () => boolean;
+}
+
+function parseUrl(req: IncomingMessage): URL | null {
+  try {
+    return new URL(req.url ?? '/', 'http://localhost');
+  } catch {
+    return null;
+  }
+}
+
+export function errorReply(err: unknown, logger: Logger): Reply {
+  if (err instanceof ApiError) return { status: err.status, body: err.body, headers: err.headers };
+  logger.error({ err: err instanceof Error ? err.message : String(err) }, 'unhandled error in handler');
+  return { status: 500, body: { message: Msg.internal, detail: err instanceof Error ? err.message : String(err) } };
+}
+
+export function writeReply(req: IncomingMessage, res: ServerResponse, reply: Reply): void {
+  if (res.writableEnded || res.destroyed || reply.status === 499) return;
+  const headers: Record<string, string | number> = { ...reply.headers };
+  let payload: string | Buffer | undefined;
+  if (reply.raw !== undefined) payload = reply.raw;
+  else if (reply.body !== undefined && reply.status !== 204) {
+    payload = goJsonEncode(reply.body);
+    headers['Content-Type'] ??= JSON_TYPE;
+  }
+  if (payload !== undefined) headers['Content-Length'] = Buffer.byteLength(payload);
+  res.writeHead(reply.status, headers);
+  res.end(req.method === 'HEAD' ? undefined : payload);
+}
+
+export function createRequestHandler(opts: DispatchOptions): (req: IncomingMessage, res: ServerResponse) => void {
+  const { router, logger, metrics } = opts;
+  return (req, res) => {
+    const url = parseUrl(req);
+    const method = req.method ?? 'GET';
+    if (!url) {
+      writeReply(req, res, { status: 400, body: { message: 'Invalid request URL.' } });
+      return;
+    }
+    const match = router.match(method, url.pathname);
+    if (!match) {
+      const status = router.hasPath(url.pathname) ? 405 : 404;
+      writeReply(req, res, { status, body: { message: status === 405 ? 'Method not allowed.' : Msg.routeNotFound } });
+      return;
+    }
+    const route = match.route;
+    if (route.kind === 'http' && route.handleRaw) {
+      route.handleRaw(req, res);
+      return;
+    }
+    const ctx = new RequestContext(req, url, match.params);
+    const started = performance.now();
+    metrics.concurrent.inc();
+    const done = (reply: Reply): void => {
+      metrics.concurrent.dec();
+      writeReply(req, res, reply);
+      metrics.requests.inc({ method, route: route.path, status: String(reply.status) });
+      metrics.duration.observe({ method, route: route.path }, (performance.now() - started) / 1000);
+    };
+    let result: Promise<Reply> | Reply;
+    try {
+      if (route.kind === 'upgrade') {
+        result = route.plain ? route.plain(ctx) : { status: 400, body: { message: 'Failed to accept websocket.', detail: 'the request must be a WebSocket upgrade' } };
+      } else {
+        result = route.handle(ctx);
+      }
+    } catch (err) {
+      done(errorReply(err, logger));
+      return;
+    }
+    if (result instanceof Promise) result.then(done, (err: unknown) => done(errorReply(err, logger)));
+    else done(result);
+  };
+}
+
+/** Writes an HTTP error on a socket that has not been upgraded, then closes it. */
+export function rejectUpgrade(socket: Duplex, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  if (socket.destroyed) return;
+  const payload = goJsonEncode(body);
+  const lines = [
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}`,
+    `Content-Type: ${JSON_TYPE}`,
+    `Content-Length: ${Buffer.byteLength(payload)}`,
+    'Connection: close',
+    ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
+  ];
+  socket.end(lines.join('\r\n') + '\r\n\r\n' + payload);
+}
+
+export function createUpgradeHandler(opts: DispatchOptions): (req: IncomingMessage, socket: Duplex, head: Buffer) => void {
+  const { router, logger } = opts;
+  return (req, socket, head) => {
+    socket.on('error', () => socket.destroy());
+    const url = parseUrl(req);
+    if (!url) return rejectUpgrade(socket, 400, { message: 'Invalid request URL.' });
+    const match = router.match(req.method ?? 'GET', url.pathname);
+    if (!match || match.route.kind !== 'upgrade') return rejectUpgrade(socket, 404, { message: Msg.routeNotFound });
+    if (!opts.acceptingUpgrades()) {
+      return rejectUpgrade(socket, 503, { message: 'Server is shutting down.' }, { 'Retry-After': '1' });
+    }
+    const route = match.route;
+    const ctx = new RequestContext(req, url, match.params);
+    route.prepare(ctx).then(
+      (upgrade) => {
+        if (socket.destroyed) return;
+        try {
+          upgrade(req, socket, head);
+        } catch (err) {
+          logger.warn({ err: String(err), route: route.path }, 'upgrade failed');
+          socket.destroy();
+        }
+      },
+      (err: unknown) => {
+        const reply = errorReply(err, logger);
+        rejectUpgrade(socket, reply.status, reply.body, reply.headers);
+      },
+    );
+  };
+}

@@ -1,0 +1,85 @@
+/**
+ * Every server option, defined once: flag name, environment names (TAILNETD_* and, where the
+ * meaning is identical, Coder's CODER_*), config-file key, default and doc line.
+ * Precedence: flags > environment > config file > defaults.
+ */
+import { z } from 'zod';
+
+const hostPort = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]*):\d{1,5}$/, 'must be host:port');
+const durationMs = z.coerce.number().int().min(0);
+const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes')]);
+
+export interface OptionDef {
+  key: string; // camelCase key in the parsed config
+  flag: string; // --flag-name
+  env: string[]; // first is canonical
+  description: string;
+  secret?: boolean;
+  schema: z.ZodType;
+}
+
+function opt(key: string, flag: string, env: string[], description: string, schema: z.ZodType, secret = false): OptionDef {
+  return { key, flag, env, description, schema, secret };
+}
+
+export const optionDefs: OptionDef[] = [
+  opt('httpAddress', 'http-address', ['TAILNETD_HTTP_ADDRESS', 'CODER_HTTP_ADDRESS'], 'Address the HTTP API, WebSockets and DERP listen on (port 0 picks a free port).', hostPort.default('127.0.0.1:3000')),
+  opt('accessUrl', 'access-url', ['TAILNETD_ACCESS_URL', 'CODER_ACCESS_URL'], 'External URL agents and clients use to reach this server (defaults to http://<http-address>).', z.string().url().optional()),
+  opt('dataDir', 'data-dir', ['TAILNETD_DATA_DIR'], 'Directory for the SQLite file and the DERP server key.', z.string().min(1).default('./.tailnetd')),
+  opt('postgresUrl', 'postgres-url', ['TAILNETD_POSTGRES_URL', 'CODER_PG_CONNECTION_URL'], 'PostgreSQL connection URL; switches the store from SQLite to PostgreSQL.', z.string().url().optional(), true),
+  opt('postgresSchema', 'postgres-schema', ['TAILNETD_POSTGRES_SCHEMA'], 'PostgreSQL schema to use (created if missing).', z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/).optional()),
+  opt('prometheusEnable', 'prometheus-enable', ['TAILNETD_PROMETHEUS_ENABLE', 'CODER_PROMETHEUS_ENABLE'], 'Serve Prometheus metrics on their own listener.', bool.default(true)),
+  opt('prometheusAddress', 'prometheus-address', ['TAILNETD_PROMETHEUS_ADDRESS', 'CODER_PROMETHEUS_ADDRESS'], 'Address of the metrics listener.', hostPort.default('127.0.0.1:2112')),
+  opt('logLevel', 'log-level', ['TAILNETD_LOG_LEVEL'], 'Log level: trace, debug, info, warn, error.', z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info')),
+  opt('replicaId', 'replica-id', ['TAILNETD_REPLICA_ID'], 'Identity of this replica (random per start when unset).', z.string().uuid().optional()),
+  opt('agentUpdateFrequencyMs', 'agent-connection-update-frequency', ['TAILNETD_AGENT_CONNECTION_UPDATE_FREQUENCY_MS'], 'How often a connected agent refreshes last_connected_at (ms).', durationMs.min(100).default(3000)),
+  opt('agentInactiveDisconnectTimeoutMs', 'agent-inactive-disconnect-timeout', ['TAILNETD_AGENT_INACTIVE_DISCONNECT_TIMEOUT_MS'], 'Silence after which an agent counts as disconnected (ms; default 2x update frequency).', durationMs.min(100).optional()),
+  opt('agentStatsRefreshIntervalMs', 'agent-stats-refresh-interval', ['TAILNETD_AGENT_STATS_REFRESH_INTERVAL_MS'], 'Interval agents report stats at (ms).', durationMs.min(1000).default(30_000)),
+  opt('agentFallbackTroubleshootingUrl', 'agent-fallback-troubleshooting-url', ['TAILNETD_AGENT_FALLBACK_TROUBLESHOOTING_URL', 'CODER_AGENT_FALLBACK_TROUBLESHOOTING_URL'], 'Troubleshooting URL for agents that have none.', z.string().url().default('https://coder.com/docs/coder-oss/latest/templates#troubleshooting-templates')),
+  opt('wildcardAccessUrl', 'wildcard-access-url', ['TAILNETD_WILDCARD_ACCESS_URL', 'CODER_WILDCARD_ACCESS_URL'], 'Wildcard hostname for apps (e.g. *.apps.example.com).', z.string().default('')),
+  opt('shutdownGraceMs', 'shutdown-grace-period', ['TAILNETD_SHUTDOWN_GRACE_PERIOD_MS'], 'How long a SIGTERM drain may take before stragglers are cut (ms).', durationMs.default(15_000)),
+  opt('derpEnable', 'derp-server-enable', ['TAILNETD_DERP_SERVER_ENABLE', 'CODER_DERP_SERVER_ENABLE'], 'Serve the embedded DERP relay.', bool.default(true)),
+  opt('derpMeshKey', 'derp-mesh-key', ['TAILNETD_DERP_MESH_KEY'], 'Shared key that lets replicas mesh their DERP relays.', z.string().min(1).optional(), true),
+  opt('derpVerifyClients', 'derp-verify-clients', ['TAILNETD_DERP_VERIFY_CLIENTS'], 'Only admit DERP clients whose node key the coordinator knows (fail closed).', bool.default(false)),
+  opt('stunAddress', 'stun-address', ['TAILNETD_STUN_ADDRESS'], 'UDP address of the STUN responder; empty turns it off.', z.string().default('')),
+  opt('derpRegionId', 'derp-server-region-id', ['TAILNETD_DERP_SERVER_REGION_ID', 'CODER_DERP_SERVER_REGION_ID'], 'Region ID of the embedded relay.', z.coerce.number().int().min(1).max(0x7fffffff).default(999)),
+  opt('derpRegionCode', 'derp-server-region-code', ['TAILNETD_DERP_SERVER_REGION_CODE', 'CODER_DERP_SERVER_REGION_CODE'], 'Region code of the embedded relay.', z.string().min(1).default('coder')),
+  opt('derpRegionName', 'derp-server-region-name', ['TAILNETD_DERP_SERVER_REGION_NAME', 'CODER_DERP_SERVER_REGION_NAME'], 'Region name of the embedded relay.', z.string().min(1).default('Coder Embedded Relay')),
+  opt('derpStunAddresses', 'derp-server-stun-addresses', ['TAILNETD_DERP_SERVER_STUN_ADDRESSES', 'CODER_DERP_SERVER_STUN_ADDRESSES'], 'Comma-separated STUN servers put in the DERP map ("disable" turns STUN off).', z.string().default('')),
+  opt('derpConfigUrl', 'derp-config-url', ['TAILNETD_DERP_CONFIG_URL', 'CODER_DERP_CONFIG_URL'], 'URL of a DERP map to merge in (refreshed periodically).', z.string().url().optional()),
+  opt('derpConfigPath', 'derp-config-path', ['TAILNETD_DERP_CONFIG_PATH', 'CODER_DERP_CONFIG_PATH'], 'File with a DERP map to merge in.', z.string().optional()),
+  opt('derpForceWebsockets', 'derp-force-websockets', ['TAILNETD_DERP_FORCE_WEBSOCKETS', 'CODER_DERP_FORCE_WEBSOCKETS'], 'Tell clients to use DERP over WebSockets only.', bool.default(false)),
+];
+
+export type OptionKey = (typeof optionDefs)[number]['key'];
+
+export const configSchema = z.object(Object.fromEntries(optionDefs.map((d) => [d.key, d.schema])));
+
+export interface ServerConfig {
+  httpAddress: string;
+  accessUrl?: string;
+  dataDir: string;
+  postgresUrl?: string;
+  postgresSchema?: string;
+  prometheusEnable: boolean;
+  prometheusAddress: string;
+  logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'silent';
+  replicaId?: string;
+  agentUpdateFrequencyMs: number;
+  agentInactiveDisconnectTimeoutMs?: number;
+  agentStatsRefreshIntervalMs: number;
+  agentFallbackTroubleshootingUrl: string;
+  wildcardAccessUrl: string;
+  shutdownGraceMs: number;
+  derpEnable: boolean;
+  derpMeshKey?: string;
+  derpVerifyClients: boolean;
+  stunAddress: string;
+  derpRegionId: number;
+  derpRegionCode: string;
+  derpRegionName: string;
+  derpStunAddresses: string;
+  derpConfigUrl?: string;
+  derpConfigPath?: string;
+  derpForceWebsockets: boolean;
+}

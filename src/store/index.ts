@@ -1,0 +1,47 @@
+/**
+ * The store: one typed query layer over SQLite and PostgreSQL.
+ *
+ *   openStore(target) ──> Kysely<Database> ──> UserRepo / WorkspaceRepo / AgentRepo / GitAuthRepo / StatsRepo
+ */
+import type { Kysely } from 'kysely';
+import type { Database } from './schema.js';
+import { openDatabase, ping, type StoreTarget } from './connect.js';
+import { UserRepo } from './users.js';
+import { AgentRepo, WorkspaceRepo } from './workspaces.js';
+import { GitAuthRepo } from './gitauth.js';
+import { StatsRepo } from './stats.js';
+import { systemClock, type Clock } from '../util/clock.js';
+
+export class Store {
+  readonly users: UserRepo;
+  readonly workspaces: WorkspaceRepo;
+  readonly agents: AgentRepo;
+  readonly gitauth: GitAuthRepo;
+  readonly stats: StatsRepo;
+
+  constructor(readonly db: Kysely<Database>, readonly kind: StoreTarget['kind'], private readonly closer: () => Promise<void>, clock: Clock) {
+    this.users = new UserRepo(db, clock);
+    this.workspaces = new WorkspaceRepo(db, clock);
+    this.agents = new AgentRepo(db, clock);
+    this.gitauth = new GitAuthRepo(db, clock);
+    this.stats = new StatsRepo(db, clock);
+  }
+
+  ping(): Promise<void> {
+    return ping(this.db);
+  }
+
+  close(): Promise<void> {
+    return this.closer();
+  }
+}
+
+export async function openStore(target: StoreTarget, clock: Clock = systemClock): Promise<Store> {
+  const opened = await openDatabase(target);
+  return new Store(opened.db, opened.kind, opened.close, clock);
+}
+
+export type { StoreTarget } from './connect.js';
+export type { User, ApiKey } from './users.js';
+export type { Agent, App, Workspace, WorkspaceBuild, AgentContext, ProvisionedBuild, ProvisionedAgent } from './workspaces.js';
+export type { GitAuthProvider, GitAuthLink, GitSshKey } from './gitauth.js';
