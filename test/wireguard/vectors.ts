@@ -1,0 +1,48 @@
+/** wireguard-go–generated vectors restated from spec tailnet-peer.md §1.12(c). */
+export const hex = (s: string): Uint8Array => new Uint8Array(Buffer.from(s.replace(/\s+/g, ''), 'hex'));
+export const toHex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+
+export const V = {
+  staticPrivI: hex('e84b5a6d2717c1003a13b431570353dbaca9146cf150c5f8575680feba52027a'),
+  staticPubI: hex('c1532e1b3d3508fc7ebc354fa679620f33f287149542e684c67b7b0d81362b29'),
+  staticPrivR: hex('c0d6e9b1f8c2a5e7d4b3a2918f7e6d5c4b3a29180f1e2d3c4b5a69788796a574'),
+  staticPubR: hex('9250a31357a9621711036e1679c1e91fe7df79ad2a99e60e28e010e3b38d9447'),
+  staticShared: hex('4db58dd9fc90dc86d7ff8cf4cad2b9ea8ace4f13f6ad3029477b980918b8ab74'),
+  ephPrivI: hex('e81c16fb52d89565b4315023e465e744dacfcccc2eba94678e4c6b319de37678'),
+  ephPubI: hex('53392c96fdccf3dcad5973a9ac3052f5cccf842dba329fbee2bbda02e7ce157a'),
+  senderI: 1819553458,
+  timestamp: hex('400000006b0b15db22000000'),
+  hashAfterInit: hex('61c911f0203c1f5377b5cd9b245966743f5ab62e44b5aaf24fd2fcdea583aba7'),
+  chainAfterInit: hex('4eaf9a01e11cdf1e4e1d9e922811c11d3f3c2d5c463c9d0c919bb266f666dac0'),
+  mac1KeyForR: hex('aff90ae7707c66387dae152a1d22c3bcb196ee845f44697dc44361009a34b380'),
+  initiation: hex(`01000000b22e746c53392c96fdccf3dcad5973a9ac3052f5cccf842dba329fbe
+    e2bbda02e7ce157a8c51b449a7725c7436efe149f2fd789dbeaa16f94340ba02
+    f627b264a4c16254716a45007e4c3fefad20aec06a76c33d3b4c645ff8cf8b98
+    1e4f60673d71bd7a94ba13cffebac39852d7dd4a3b2717e4607c275fe52fd72f
+    1bdbd53b00000000000000000000000000000000`),
+  ephPrivR: hex('18f405a57b2323b77d615fc7eecf68dea496a9ecfccb80509029e7943ddf8671'),
+  ephPubR: hex('3ba4c47b01c5287ea03df34a3dee465ee0a73fa523218d0fdff926afe3891946'),
+  senderR: 2121346082,
+  hashAfterResp: hex('395d0b0cb417ac7daf623a7ba041fda0b15c519a4e2e00e0b99a9f788db7ec7f'),
+  chainAfterResp: hex('b7eb8c52e86da95b9046fa2048a644bd73b94392222e2f2211367d6571f7435c'),
+  mac1KeyForI: hex('35a379eb9e8c92bbdca66c34c9d25a0ba3d9eaab80ec4235394660922d4adef2'),
+  response: hex(`02000000222c717eb22e746c3ba4c47b01c5287ea03df34a3dee465ee0a73fa5
+    23218d0fdff926afe38919461b36ed04fa52862de1f7b926566e17892563c330
+    c9c9c395cdb5bbf5cb03ac4400000000000000000000000000000000`),
+  t1: hex('859fe66c47c7ee9fb94dd9a2227268260a7e7b06a23259d3d01c66913bcaa10d'),
+  t2: hex('7773db08b6b940da6cc2423cd3b9ecc496746e38e563eca1bac844520e24116e'),
+  keepaliveIR: hex('04000000222c717e00000000000000007abded279a4af903dfb8b9d89e0557a7'),
+  plaintext: hex('68656c6c6f2c207461696c6e65742121'),
+  dataIR1: hex(`04000000222c717e01000000000000007159f02f220209aa6b663fcf574922c3
+    4a52463005075f8e8e73da8015016247`),
+  dataRI0: hex(`04000000b22e746c000000000000000045ee46d5867f8da052aa6e23d2e6402b
+    3d006b8a64f44d264920a68594536bfd`),
+  cookieKeyR: hex('cf866912969553cdcd53f012dca859522c0a2787aca9678ca47250c63f55cf8e'),
+  cookieSecretR: hex('5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a'),
+  cookieSource: hex('fd000102030405060708090a0b0c0d0e3039'),
+  cookieReply: hex(`03000000b22e746cf587f167a6db3b8334b4413909dcf8a00ee8c34a2de38744
+    c8aac00614aef02975ba6f64479445ac55b119225cb8b3d669f535781d199832`),
+  cookie: hex('34aa026e5360f0674d2801a212671345'),
+  lastMac1: hex('3b2717e4607c275fe52fd72f1bdbd53b'),
+  initiationMac2: hex('31c70f6dae416ff77adcf62321ee21b6'),
+};
