@@ -1,0 +1,140 @@
+/**
+ * The coordinator as the rest of the server sees it: the core plus what every
+ * transport adapter shares (metrics, clock, limits, one keep-alive ticker for
+ * all sockets, debug page, shutdown).
+ *
+ *   HTTP upgrade (lead: auth, ws noServer) ──► serveAgentV1 / serveClientV1 (v1/session.ts)
+ *                                                   │            ▲ pre-framed bytes
+ *                                                   ▼            │
+ *                                     Coordinator { core, pinger, metrics }
+ */
+import type { Logger } from 'pino';
+import { Registry } from 'prom-client';
+import { createCoordinatorMetrics, type CoordinatorMetrics } from '../metrics/coordinator.js';
+import { systemClock, type Clock, type TimerHandle } from '../util/clock.js';
+import { DEFAULT_AGENT_CONNECTION_TIMING, type AgentConnectionTiming } from './agent-connection.js';
+import { CoordinatorCore } from './core.js';
+import { renderDebugPage, type DebugConn } from './debug-page.js';
+import type { Node } from './node.js';
+import type { PeerInfo } from './types.js';
+
+export interface CoordinatorOptions {
+  logger: Logger;
+  /** Registry for coordinator metrics (a fresh one if omitted). */
+  registry?: Registry;
+  clock?: Clock;
+  /** Server WebSocket ping period (15 s, httpapi.Heartbeat). */
+  pingIntervalMs?: number;
+  /** Per-socket outbound queue bound (512, TrackedConn). */
+  queueSize?: number;
+  /** Fan-out write timeout (5 s). */
+  writeTimeoutMs?: number;
+  agentConnection?: AgentConnectionTiming;
+  /** Debug page heading. */
+  debugTitle?: string;
+}
+
+/** Something the keep-alive ticker visits every ping interval. */
+export interface KeepAlive {
+  tick(): void;
+}
+
+export interface CoordinatorSettings {
+  readonly queueSize: number;
+  readonly writeTimeoutMs: number;
+  readonly agentConnection: AgentConnectionTiming;
+}
+
+export class Coordinator {
+  readonly core: CoordinatorCore;
+  readonly metrics: CoordinatorMetrics;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly settings: CoordinatorSettings;
+  private readonly keepAlives = new Set<KeepAlive>();
+  private readonly pending = new Set<Promise<unknown>>();
+  private readonly ticker: TimerHandle;
+  private readonly debugTitle: string;
+
+  constructor(opts: CoordinatorOptions) {
+    this.clock = opts.clock ?? systemClock;
+    this.logger = opts.logger;
+    this.metrics = createCoordinatorMetrics(opts.registry ?? new Registry());
+    const clock = this.clock;
+    this.core = new CoordinatorCore({ now: () => clock.now(), monotonic: () => clock.monotonic(), stats: this.metrics });
+    this.metrics.bind(this.core);
+    this.settings = {
+      queueSize: opts.queueSize ?? 512,
+      writeTimeoutMs: opts.writeTimeoutMs ?? 5000,
+      agentConnection: opts.agentConnection ?? DEFAULT_AGENT_CONNECTION_TIMING,
+    };
+    this.debugTitle = opts.debugTitle ?? 'in-memory wireguard coordinator debug';
+    this.ticker = this.clock.setInterval(() => {
+      for (const k of [...this.keepAlives]) k.tick();
+    }, opts.pingIntervalMs ?? 15_000);
+  }
+
+  /** The agent's latest node, if its agent socket is connected (GET /workspaceagents/{id} latency). */
+  node(peerId: string): Node | null {
+    return this.core.node(peerId.toLowerCase())?.node ?? null;
+  }
+
+  /** Canonical v1 JSON of that node. */
+  nodeJson(peerId: string): string | null {
+    return this.core.node(peerId.toLowerCase())?.json ?? null;
+  }
+
+  nodeCount(): number {
+    return this.core.nodeCount();
+  }
+
+  agentCount(): number {
+    return this.core.agentCount();
+  }
+
+  /** HTML for GET /api/v2/debug/coordinator (serve as text/html; charset=utf-8, owners only). */
+  renderDebugPage(): string {
+    const conn = (p: PeerInfo): DebugConn => ({
+      id: p.id,
+      name: p.name,
+      createdAt: p.createdAt,
+      lastWriteAt: p.lastWriteAt,
+      overwrites: p.overwrites,
+    });
+    const agents = [];
+    for (const p of this.core.allPeers()) {
+      if (p.kind !== 'agent') continue;
+      agents.push({ ...conn(p), connections: this.core.sourcesOf(p.id).map(conn) });
+    }
+    const missing = this.core.missingDestinations().map((m) => ({ id: m.id, name: m.name, connections: m.sources.map(conn) }));
+    return renderDebugPage({ title: this.debugTitle, now: this.clock.now(), agents, missing });
+  }
+
+  /** Closes every session and waits for them (and their final records) to finish. Idempotent. */
+  async close(): Promise<void> {
+    this.ticker.cancel();
+    this.core.close();
+    await Promise.allSettled([...this.pending]);
+  }
+
+  // ---- for adapters ----
+
+  addKeepAlive(k: KeepAlive): void {
+    this.keepAlives.add(k);
+  }
+
+  removeKeepAlive(k: KeepAlive): void {
+    this.keepAlives.delete(k);
+  }
+
+  /** Tracks a session so close() can wait for it. */
+  track<T>(p: Promise<T>): Promise<T> {
+    this.pending.add(p);
+    void p.finally(() => this.pending.delete(p));
+    return p;
+  }
+}
+
+export function createCoordinator(opts: CoordinatorOptions): Coordinator {
+  return new Coordinator(opts);
+}

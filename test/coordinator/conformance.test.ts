@@ -1,0 +1,4 @@
+import { defineConformance } from './conformance/cases.js';
+import { memoryBackend } from './conformance/memory-backend.js';
+
+defineConformance(memoryBackend);
