@@ -1,0 +1,76 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { startHarness, next, quiet, waitFor, metric, type Harness } from './helpers.js';
+import { PeerGoneReason } from '../../src/derp/frame.js';
+import { DISCO_MAGIC } from '../../src/derp/frame.js';
+
+let h: Harness;
+afterEach(async () => {
+  await h?.close();
+});
+
+for (const websocket of [false, true]) {
+  describe(`send/recv over ${websocket ? 'WebSocket' : 'Upgrade: DERP'}`, () => {
+    it('relays packets both ways with the sender key as source', async () => {
+      h = await startHarness();
+      const a = await h.connect({ websocket });
+      const b = await h.connect({ websocket });
+      a.send(b.publicKey, Buffer.from('hello'));
+      const m = await next(b);
+      expect(m).toMatchObject({ type: 'packet' });
+      if (m.type !== 'packet') throw new Error();
+      expect(m.src.equals(a.publicKey)).toBe(true);
+      expect(m.data.toString()).toBe('hello');
+      b.send(a.publicKey, Buffer.from('world'));
+      const r = await next(a);
+      if (r.type !== 'packet') throw new Error('expected packet');
+      expect(r.src.equals(b.publicKey)).toBe(true);
+      expect(r.data.toString()).toBe('world');
+    });
+
+    it('carries a 64 KiB packet intact', async () => {
+      h = await startHarness();
+      const a = await h.connect({ websocket });
+      const b = await h.connect({ websocket });
+      const big = Buffer.alloc(65536);
+      for (let i = 0; i < big.length; i++) big[i] = i * 7;
+      a.send(b.publicKey, big);
+      const m = await next(b);
+      if (m.type !== 'packet') throw new Error('expected packet');
+      expect(m.data.equals(big)).toBe(true);
+    });
+  });
+}
+
+describe('peer gone', () => {
+  it('tells receivers when a sender leaves, and nobody when a non-sender leaves', async () => {
+    h = await startHarness();
+    const c1 = await h.connect();
+    const c2 = await h.connect();
+    const c3 = await h.connect();
+    c1.send(c2.publicKey, Buffer.from('x'));
+    await next(c2);
+    c1.close();
+    const g = await next(c2);
+    expect(g).toEqual({ type: 'peerGone', key: c1.publicKey, reason: PeerGoneReason.Disconnected });
+    c2.close();
+    expect(await quiet(c3)).toBe(true);
+    await waitFor(() => h.derp.connectionCount === 1);
+  });
+
+  it('answers disco to an unknown key with NotHere, limited to a burst of 3', async () => {
+    h = await startHarness();
+    const c = await h.connect();
+    const unknown = Buffer.alloc(32, 9);
+    c.send(unknown, Buffer.from('not disco'));
+    expect(await quiet(c)).toBe(true);
+    const disco = Buffer.concat([DISCO_MAGIC, Buffer.alloc(32, 1), Buffer.alloc(24)]);
+    c.send(unknown, disco);
+    expect(await next(c)).toEqual({ type: 'peerGone', key: unknown, reason: PeerGoneReason.NotHere });
+    for (let i = 0; i < 5; i++) c.send(unknown, disco);
+    let n = 0;
+    while (!(await quiet(c, 200))) n++;
+    expect(n).toBe(2);
+    expect(await metric(h.registry, 'coder_derp_peer_gone_not_here_total')).toBe(3);
+    expect(await metric(h.registry, 'coder_derp_packets_dropped_reason_total', { reason: 'unknown_dest' })).toBe(7);
+  });
+});
