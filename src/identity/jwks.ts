@@ -13,7 +13,7 @@ export const GOOGLE_JWKS_URL = 'https://www.googleapis.com/oauth2/v3/certs';
 const DEFAULT_MAX_AGE_MS = 60 * 60 * 1000;
 const MIN_MAX_AGE_MS = 60 * 1000;
 const MAX_MAX_AGE_MS = 24 * 60 * 60 * 1000;
-const UNKNOWN_KID_COOLDOWN_MS = 30 * 1000;
+const REFETCH_COOLDOWN_MS = 30 * 1000;
 const FETCH_TIMEOUT_MS = 5_000;
 const MAX_JWKS_BYTES = 256 * 1024;
 
@@ -54,13 +54,16 @@ export class RemoteJwks implements JwksSource {
 
   readonly getKey: JWTVerifyGetKey = async (header, token) => {
     const now = this.options.clock.now();
-    if (!this.keys || now - this.fetchedAt >= this.maxAgeMs) await this.refresh(!this.keys);
+    // Stale or missing keys are refetched, but never more than once per cooldown, so a
+    // JWKS outage does not turn every request into an outbound fetch.
+    const due = !this.keys || now - this.fetchedAt >= this.maxAgeMs;
+    if (due && now - this.lastAttempt >= REFETCH_COOLDOWN_MS) await this.refresh(!this.keys);
     if (!this.keys) throw identityError('jwks_unavailable', 'Google signing keys are unavailable');
     try {
       return await this.keys(header, token);
     } catch (err) {
       if (!(err instanceof joseErrors.JWKSNoMatchingKey)) throw err;
-      if (this.options.clock.now() - this.lastAttempt < UNKNOWN_KID_COOLDOWN_MS) throw err;
+      if (this.options.clock.now() - this.lastAttempt < REFETCH_COOLDOWN_MS) throw err;
       await this.refresh(false);
       return await this.keys(header, token);
     }

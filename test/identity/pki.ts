@@ -89,6 +89,8 @@ export interface SignedDataSpec {
   /** Certificates to embed; the signer's by default. */
   certificates?: TestCert[];
   signedAttributes?: boolean;
+  /** Content whose digest goes into the messageDigest attribute (defaults to `content`). */
+  digestOf?: Uint8Array;
   /** Key that actually signs (to forge a signature with the wrong key). */
   signingKey?: CryptoKey;
 }
@@ -100,7 +102,7 @@ export async function makeSignedData(spec: SignedDataSpec): Promise<Uint8Array> 
     sid: new pkijs.IssuerAndSerialNumber({ issuer: spec.signer.cert.issuer, serialNumber: spec.signer.cert.serialNumber }),
   });
   if (spec.signedAttributes) {
-    const digest = await subtle.digest('SHA-256', spec.content);
+    const digest = await subtle.digest('SHA-256', spec.digestOf ?? spec.content);
     signerInfo.signedAttrs = new pkijs.SignedAndUnsignedAttributes({
       type: 0,
       attributes: [
