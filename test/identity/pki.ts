@@ -6,7 +6,9 @@ import { createSign, webcrypto } from 'node:crypto';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
 
-const subtle = webcrypto.subtle as unknown as SubtleCrypto;
+type CryptoKeyPair = webcrypto.CryptoKeyPair;
+type CryptoKey = webcrypto.CryptoKey;
+const subtle = webcrypto.subtle;
 const ALG = { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' } as const;
 let serial = 1000;
 
