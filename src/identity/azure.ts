@@ -1,5 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import type { Clock } from '../util/clock.js';
+import { checkAzureFreshness } from './azure-timestamp.js';
 import { TrustAnchors, verifyChain } from './chain.js';
 import { identityError } from './errors.js';
 import { decodeStdBase64, isJsonObject, readDocumentString } from './fields.js';
@@ -42,6 +43,8 @@ export interface AzureVerifierOptions {
   /** When non-empty, only documents of these subscriptions are accepted. */
   allowedSubscriptionIds?: readonly string[];
   maxSignatureBytes?: number;
+  /** When set, reject documents whose timeStamp.createdOn is older than this (or expired). */
+  maxDocumentAgeMs?: number;
   /** Called once per issuing-certificate fetch with its outcome, for metrics. */
   onIssuerFetch?: (result: 'ok' | 'refused' | 'failed') => void;
 }
@@ -106,6 +109,7 @@ export class AzureVerifier {
       throw identityError('bad_document', `unmarshal metadata: ${(err as Error).message}`);
     }
     if (!isJsonObject(content)) throw identityError('bad_document', 'unmarshal metadata: not a JSON object');
+    if (this.options.maxDocumentAgeMs !== undefined) checkAzureFreshness(content, now, this.options.maxDocumentAgeMs);
     const vmId = readDocumentString(content, 'vmId', 'unmarshal metadata');
     const subscriptionId = readDocumentString(content, 'subscriptionId', 'unmarshal metadata');
     if (this.allowedSubscriptions.size > 0 && !this.allowedSubscriptions.has(subscriptionId)) {

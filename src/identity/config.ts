@@ -45,6 +45,8 @@ export const identityConfigSchema = z.object({
   azureIssuerHosts: list.default([...DEFAULT_ISSUER_HOSTS]),
   /** Azure: accept only these subscription ids (empty: any). */
   azureAllowedSubscriptionIds: list.default([]),
+  /** Azure: reject attested documents older than this many seconds (0: no check, as coderd). */
+  azureMaxDocumentAgeSeconds: z.coerce.number().int().min(0).default(0),
   /** Google: JWKS URL of the ID-token signing keys. */
   gcpJwksUrl: z.url({ protocol: /^https?$/ }).default(GOOGLE_JWKS_URL),
   /** Google: JWKS file (offline); takes precedence over gcpJwksUrl. */
@@ -72,6 +74,7 @@ export const IDENTITY_ENV: Record<keyof IdentityConfig, string> = {
   azureFetchIssuers: 'TAILNETD_IDENTITY_AZURE_FETCH_ISSUERS',
   azureIssuerHosts: 'TAILNETD_IDENTITY_AZURE_ISSUER_HOSTS',
   azureAllowedSubscriptionIds: 'TAILNETD_IDENTITY_AZURE_SUBSCRIPTION_IDS',
+  azureMaxDocumentAgeSeconds: 'TAILNETD_IDENTITY_AZURE_MAX_DOCUMENT_AGE',
   gcpJwksUrl: 'TAILNETD_IDENTITY_GCP_JWKS_URL',
   gcpJwksFile: 'TAILNETD_IDENTITY_GCP_JWKS_FILE',
   gcpAudience: 'TAILNETD_IDENTITY_GCP_AUDIENCE',

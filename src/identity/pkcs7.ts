@@ -39,8 +39,10 @@ export function parseSignedData(der: Uint8Array): ParsedSignedData {
   const sid = signedData.signerInfos[0]!.sid;
   if (!(sid instanceof pkijs.IssuerAndSerialNumber)) throw identityError('signer_invalid', 'signer is not identified by issuer and serial');
   const certs = (signedData.certificates ?? []).filter((c): c is pkijs.Certificate => c instanceof pkijs.Certificate);
-  const signer = certs.find((c) => c.issuer.isEqual(sid.issuer) && c.serialNumber.isEqual(sid.serialNumber));
-  if (!signer) throw identityError('signer_invalid', 'no signers for signature');
+  const matches = certs.filter((c) => c.issuer.isEqual(sid.issuer) && c.serialNumber.isEqual(sid.serialNumber));
+  // Two candidates would let the name check and the signature check look at different certificates.
+  if (matches.length !== 1) throw identityError('signer_invalid', matches.length === 0 ? 'no signers for signature' : 'ambiguous signer certificate');
+  const signer = matches[0]!;
   const content = encapsulatedContent(signedData);
   const certificatesDer = [signer, ...certs.filter((c) => c !== signer)].map((c) => new Uint8Array(c.toSchema().toBER(false)));
   return { signedData, signer, certificatesDer, content };

@@ -63,6 +63,7 @@ export async function createIdentityVerifiers(
       fetchIssuers: config.azureFetchIssuers,
       issuerHosts: config.azureIssuerHosts,
       allowedSubscriptionIds: config.azureAllowedSubscriptionIds,
+      ...(config.azureMaxDocumentAgeSeconds > 0 ? { maxDocumentAgeMs: config.azureMaxDocumentAgeSeconds * 1000 } : {}),
       onIssuerFetch: (result) => metrics.issuerFetches.inc({ result }),
     });
   }

@@ -107,6 +107,11 @@ describe('Azure identity verifier', () => {
     expect(await code(verifier().verify(b64(der)))).toMatch(/^bad_signature/);
   });
 
+  it('refuses envelopes where two certificates claim to be the signer', async () => {
+    const sig = b64(await makeSignedData({ content: Buffer.from(CONTENT), signer: leaf, certificates: [leaf, leaf] }));
+    expect(await code(verifier().verify(sig))).toBe('signer_invalid: ambiguous signer certificate');
+  });
+
   it('rejects a signer whose common name is not a metadata domain', async () => {
     const evil = await makeCert({ cn: 'metadata.azure.com.evil.example', issuer: inter });
     const sig = b64(await makeSignedData({ content: Buffer.from(CONTENT), signer: evil }));
@@ -149,6 +154,19 @@ describe('Azure identity verifier', () => {
   it('rejects content that is not JSON', async () => {
     const sig = b64(await makeSignedData({ content: Buffer.from('not json'), signer: leaf }));
     expect(await code(verifier().verify(sig))).toMatch(/^bad_document: unmarshal metadata/);
+  });
+
+  it('optionally rejects stale attested documents by timeStamp', async () => {
+    const at = (created: string, expires: string): Buffer =>
+      Buffer.from(JSON.stringify({ ...JSON.parse(CONTENT), timeStamp: { createdOn: created, expiresOn: expires } }));
+    const fresh = b64(await makeSignedData({ content: at('12/31/25 23:59:00 -0000', '01/01/26 05:59:00 -0000'), signer: leaf }));
+    const old = b64(await makeSignedData({ content: at('12/31/25 20:00:00 -0000', '01/01/26 02:00:00 -0000'), signer: leaf }));
+    const strict = verifier({ maxDocumentAgeMs: 10 * 60_000 });
+    expect(await code(strict.verify(fresh))).toBe('ok');
+    expect(await code(strict.verify(old))).toBe('document_stale: attested document is too old');
+    expect(await code(verifier().verify(old))).toBe('ok'); // off by default, as coderd
+    const noStamp = b64(await makeSignedData({ content: Buffer.from('{"vmId":"v"}'), signer: leaf }));
+    expect(await code(strict.verify(noStamp))).toMatch(/^document_stale/);
   });
 
   it('restricts subscriptions when configured', async () => {
