@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
-import { configSchema, optionDefs, type ServerConfig } from './schema.js';
+import { configSchema, optionDefs, sectionDefs, sectionFlag, type ServerConfig } from './schema.js';
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -20,6 +20,7 @@ export function loadConfig(sources: ConfigSources): ServerConfig {
   const origin: Record<string, string> = {};
   const problems: string[] = [];
 
+  const sections: Record<string, Record<string, unknown>> = { identity: {}, derpMap: {} };
   if (sources.file) {
     let parsed: unknown;
     try {
@@ -29,6 +30,10 @@ export function loadConfig(sources: ConfigSources): ServerConfig {
     }
     if (parsed !== null && typeof parsed === 'object') {
       for (const [k, v] of Object.entries(parsed as Record<string, unknown>)) {
+        if (k in sections && v !== null && typeof v === 'object') {
+          Object.assign(sections[k]!, v);
+          continue;
+        }
         const def = optionDefs.find((d) => d.key === k || d.flag === k);
         if (!def) {
           problems.push(`config file ${sources.file}: unknown option "${k}"`);
@@ -49,6 +54,16 @@ export function loadConfig(sources: ConfigSources): ServerConfig {
       }
     }
   }
+  for (const section of sectionDefs) {
+    const target = sections[section.key]!;
+    for (const [field, envName] of Object.entries(section.env)) {
+      const alias = section.coderAliases[field];
+      if (alias && env[alias] !== undefined && env[alias] !== '') target[field] = env[alias];
+      if (env[envName] !== undefined && env[envName] !== '') target[field] = env[envName];
+      const flagValue = sources.flags?.[sectionFlag(envName)];
+      if (flagValue !== undefined) target[field] = flagValue;
+    }
+  }
   for (const [k, v] of Object.entries(sources.flags ?? {})) {
     if (v === undefined) continue;
     const def = optionDefs.find((d) => d.key === k || d.flag === k);
@@ -66,8 +81,21 @@ export function loadConfig(sources: ConfigSources): ServerConfig {
       problems.push(`invalid ${where}: ${issue.message}`);
     }
   }
-  if (problems.length > 0) throw new ConfigError(problems);
-  return result.data as unknown as ServerConfig;
+  const parsedSections: Record<string, unknown> = {};
+  for (const section of sectionDefs) {
+    const r = section.schema.safeParse(sections[section.key]);
+    if (r.success) {
+      parsedSections[section.key] = r.data;
+      continue;
+    }
+    for (const issue of r.error.issues) {
+      const field = String(issue.path[0] ?? '');
+      const envName = section.env[field];
+      problems.push(`invalid ${envName ? `${envName} / --${sectionFlag(envName)}` : `${section.key}.${field}`}: ${issue.message}`);
+    }
+  }
+  if (problems.length > 0 || !result.success) throw new ConfigError(problems);
+  return { ...(result.data as object), ...parsedSections } as unknown as ServerConfig;
 }
 
 /** The effective configuration with secrets redacted, for `config print` and start-up logs. */

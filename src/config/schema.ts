@@ -4,6 +4,8 @@
  * Precedence: flags > environment > config file > defaults.
  */
 import { z } from 'zod';
+import { identityConfigSchema, IDENTITY_ENV, type IdentityConfig } from '../identity/config.js';
+import { derpMapConfigSchema, derpMapConfigEnv, type DerpMapConfig } from '../derpmap/config.js';
 
 const hostPort = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]*):\d{1,5}$/, 'must be host:port');
 const durationMs = z.coerce.number().int().min(0);
@@ -38,18 +40,44 @@ export const optionDefs: OptionDef[] = [
   opt('agentFallbackTroubleshootingUrl', 'agent-fallback-troubleshooting-url', ['TAILNETD_AGENT_FALLBACK_TROUBLESHOOTING_URL', 'CODER_AGENT_FALLBACK_TROUBLESHOOTING_URL'], 'Troubleshooting URL for agents that have none.', z.string().url().default('https://coder.com/docs/coder-oss/latest/templates#troubleshooting-templates')),
   opt('wildcardAccessUrl', 'wildcard-access-url', ['TAILNETD_WILDCARD_ACCESS_URL', 'CODER_WILDCARD_ACCESS_URL'], 'Wildcard hostname for apps (e.g. *.apps.example.com).', z.string().default('')),
   opt('shutdownGraceMs', 'shutdown-grace-period', ['TAILNETD_SHUTDOWN_GRACE_PERIOD_MS'], 'How long a SIGTERM drain may take before stragglers are cut (ms).', durationMs.default(15_000)),
-  opt('derpEnable', 'derp-server-enable', ['TAILNETD_DERP_SERVER_ENABLE', 'CODER_DERP_SERVER_ENABLE'], 'Serve the embedded DERP relay.', bool.default(true)),
   opt('derpMeshKey', 'derp-mesh-key', ['TAILNETD_DERP_MESH_KEY'], 'Shared key that lets replicas mesh their DERP relays.', z.string().min(1).optional(), true),
   opt('derpVerifyClients', 'derp-verify-clients', ['TAILNETD_DERP_VERIFY_CLIENTS'], 'Only admit DERP clients whose node key the coordinator knows (fail closed).', bool.default(false)),
-  opt('stunAddress', 'stun-address', ['TAILNETD_STUN_ADDRESS'], 'UDP address of the STUN responder; empty turns it off.', z.string().default('')),
-  opt('derpRegionId', 'derp-server-region-id', ['TAILNETD_DERP_SERVER_REGION_ID', 'CODER_DERP_SERVER_REGION_ID'], 'Region ID of the embedded relay.', z.coerce.number().int().min(1).max(0x7fffffff).default(999)),
-  opt('derpRegionCode', 'derp-server-region-code', ['TAILNETD_DERP_SERVER_REGION_CODE', 'CODER_DERP_SERVER_REGION_CODE'], 'Region code of the embedded relay.', z.string().min(1).default('coder')),
-  opt('derpRegionName', 'derp-server-region-name', ['TAILNETD_DERP_SERVER_REGION_NAME', 'CODER_DERP_SERVER_REGION_NAME'], 'Region name of the embedded relay.', z.string().min(1).default('Coder Embedded Relay')),
-  opt('derpStunAddresses', 'derp-server-stun-addresses', ['TAILNETD_DERP_SERVER_STUN_ADDRESSES', 'CODER_DERP_SERVER_STUN_ADDRESSES'], 'Comma-separated STUN servers put in the DERP map ("disable" turns STUN off).', z.string().default('')),
-  opt('derpConfigUrl', 'derp-config-url', ['TAILNETD_DERP_CONFIG_URL', 'CODER_DERP_CONFIG_URL'], 'URL of a DERP map to merge in (refreshed periodically).', z.string().url().optional()),
-  opt('derpConfigPath', 'derp-config-path', ['TAILNETD_DERP_CONFIG_PATH', 'CODER_DERP_CONFIG_PATH'], 'File with a DERP map to merge in.', z.string().optional()),
-  opt('derpForceWebsockets', 'derp-force-websockets', ['TAILNETD_DERP_FORCE_WEBSOCKETS', 'CODER_DERP_FORCE_WEBSOCKETS'], 'Tell clients to use DERP over WebSockets only.', bool.default(false)),
+  opt('stunAddress', 'stun-address', ['TAILNETD_STUN_ADDRESS'], 'UDP host:port of the STUN responder; empty turns it off.', z.union([z.literal(''), hostPort]).default('127.0.0.1:3478')),
 ];
+
+/** Subsystem fragments with their own schema; flags derive from their env names. */
+export interface SectionDef {
+  key: 'identity' | 'derpMap';
+  schema: z.ZodType;
+  env: Record<string, string>;
+  /** Coder's env names where the meaning is identical. */
+  coderAliases: Record<string, string>;
+}
+
+export const sectionDefs: SectionDef[] = [
+  { key: 'identity', schema: identityConfigSchema, env: IDENTITY_ENV, coderAliases: {} },
+  {
+    key: 'derpMap',
+    schema: derpMapConfigSchema,
+    env: derpMapConfigEnv,
+    coderAliases: {
+      serverEnable: 'CODER_DERP_SERVER_ENABLE',
+      regionId: 'CODER_DERP_SERVER_REGION_ID',
+      regionCode: 'CODER_DERP_SERVER_REGION_CODE',
+      regionName: 'CODER_DERP_SERVER_REGION_NAME',
+      stunAddresses: 'CODER_DERP_SERVER_STUN_ADDRESSES',
+      configUrl: 'CODER_DERP_CONFIG_URL',
+      configPath: 'CODER_DERP_CONFIG_PATH',
+      disableStun: 'CODER_BLOCK_DIRECT',
+      forceWebsockets: 'CODER_DERP_FORCE_WEBSOCKETS',
+    },
+  },
+];
+
+/** --flag name of a section field: its env name without the prefix, kebab-cased. */
+export function sectionFlag(envName: string): string {
+  return envName.replace(/^TAILNETD_/, '').toLowerCase().replace(/_/g, '-');
+}
 
 export type OptionKey = (typeof optionDefs)[number]['key'];
 
@@ -71,15 +99,9 @@ export interface ServerConfig {
   agentFallbackTroubleshootingUrl: string;
   wildcardAccessUrl: string;
   shutdownGraceMs: number;
-  derpEnable: boolean;
   derpMeshKey?: string;
   derpVerifyClients: boolean;
+  identity: IdentityConfig;
+  derpMap: DerpMapConfig;
   stunAddress: string;
-  derpRegionId: number;
-  derpRegionCode: string;
-  derpRegionName: string;
-  derpStunAddresses: string;
-  derpConfigUrl?: string;
-  derpConfigPath?: string;
-  derpForceWebsockets: boolean;
 }

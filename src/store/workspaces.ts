@@ -300,6 +300,26 @@ export class AgentRepo {
       .execute();
   }
 
+  /** Agent coordinate connected: first_connected_at kept if set, last_connected_at = at. */
+  async recordConnected(agentId: string, at: string, replicaId: string): Promise<void> {
+    const row = await this.db.selectFrom('workspace_agents').select(['first_connected_at']).where('id', '=', agentId).executeTakeFirst();
+    await this.db
+      .updateTable('workspace_agents')
+      .set({ first_connected_at: row?.first_connected_at ?? at, last_connected_at: at, last_connected_replica_id: replicaId, updated_at: at })
+      .where('id', '=', agentId)
+      .execute();
+  }
+
+  /** Heartbeat of a connected agent: refresh last_connected_at. */
+  async recordHeartbeat(agentId: string, at: string, replicaId: string): Promise<void> {
+    await this.db.updateTable('workspace_agents').set({ last_connected_at: at, last_connected_replica_id: replicaId, updated_at: at }).where('id', '=', agentId).execute();
+  }
+
+  /** Agent coordinate ended: disconnected_at = at, last_connected_at kept. */
+  async recordDisconnected(agentId: string, at: string, replicaId: string): Promise<void> {
+    await this.db.updateTable('workspace_agents').set({ disconnected_at: at, last_connected_replica_id: replicaId, updated_at: at }).where('id', '=', agentId).execute();
+  }
+
   /** Newest agent provisioned with this cloud instance id, and whether its build is current. */
   async newestByInstanceId(instanceId: string): Promise<{ agentId: string; buildIsLatest: boolean } | undefined> {
     const row = await this.db

@@ -49,6 +49,8 @@ export interface UpgradeRoute {
   prepare(ctx: RequestContext): Promise<(req: IncomingMessage, socket: Duplex, head: Buffer) => void>;
   /** Some upgrade routes also answer plain requests (e.g. 426/400); optional. */
   plain?(ctx: RequestContext): Promise<Reply> | Reply;
+  /** Like `plain`, for transports that write the response themselves. */
+  plainRaw?(req: IncomingMessage, res: ServerResponse): void;
 }
 
 export type Route = HttpRoute | UpgradeRoute;

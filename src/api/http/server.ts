@@ -73,6 +73,10 @@ export function createRequestHandler(opts: DispatchOptions): (req: IncomingMessa
       route.handleRaw(req, res);
       return;
     }
+    if (route.kind === 'upgrade' && route.plainRaw) {
+      route.plainRaw(req, res);
+      return;
+    }
     const ctx = new RequestContext(req, url, match.params);
     const started = performance.now();
     metrics.concurrent.inc();

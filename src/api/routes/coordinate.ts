@@ -1,0 +1,120 @@
+/**
+ * The v1 coordinate WebSockets: agents at /me/coordinate, clients at /{workspaceagent}/coordinate.
+ * Auth and build checks run before the upgrade so failures are JSON, as in coderd.
+ */
+import { randomUUID } from 'node:crypto';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { UpgradeRoute } from '../http/router.js';
+import type { RequestContext } from '../http/context.js';
+import type { ApiDeps } from '../deps.js';
+import { apiError } from '../http/errors.js';
+import { authenticateAgent, authenticateUser, loadAgentParam } from '../auth.js';
+import { errorSchema } from '../schemas.js';
+import { workspaceChannel } from './agent-me.js';
+import { nowIso } from '../../store/ids.js';
+import {
+  COORDINATE_WS_SERVER_OPTIONS, serveAgentV1, serveClientV1, type AgentConnectionRecorder, type Coordinator,
+} from '../../coordinator/index.js';
+import type { Gauge } from 'prom-client';
+
+export interface CoordinateDeps extends ApiDeps {
+  coordinatorImpl: Coordinator;
+  replicaId: string;
+  websockets: Gauge<'path'>;
+}
+
+/** nhooyr/websocket refuses cross-origin browser requests with 403 before the handler runs. */
+export function checkOrigin(ctx: RequestContext): void {
+  const origin = ctx.header('origin');
+  if (!origin) return;
+  let originHost: string;
+  try {
+    originHost = new URL(origin).host;
+  } catch {
+    throw apiError(403, 'Failed to accept websocket.', `invalid Origin header ${JSON.stringify(origin)}`);
+  }
+  if (originHost.toLowerCase() !== (ctx.header('host') ?? '').toLowerCase()) {
+    throw apiError(403, 'Failed to accept websocket.', `request Origin ${JSON.stringify(origin)} is not authorized for Host ${JSON.stringify(ctx.header('host') ?? '')}`);
+  }
+}
+
+export function storeRecorder(deps: CoordinateDeps): AgentConnectionRecorder {
+  const { store, pubsub } = deps;
+  const publish = async (agentId: string): Promise<void> => {
+    const agent = await store.agents.byId(agentId);
+    if (agent) pubsub.publish(workspaceChannel(agent.workspace_id), '');
+  };
+  return {
+    async connected(agentId, at) {
+      await store.agents.recordConnected(agentId, nowIso(at.getTime()), deps.replicaId);
+      await publish(agentId);
+    },
+    async heartbeat(agentId, at) {
+      await store.agents.recordHeartbeat(agentId, nowIso(at.getTime()), deps.replicaId);
+      return { latest: await store.agents.isLatestBuild(agentId) };
+    },
+    async disconnected(agentId, at) {
+      await store.agents.recordDisconnected(agentId, nowIso(at.getTime()), deps.replicaId);
+      await publish(agentId);
+    },
+  };
+}
+
+export function coordinateRoutes(deps: CoordinateDeps): UpgradeRoute[] {
+  const wss = new WebSocketServer(COORDINATE_WS_SERVER_OPTIONS);
+  const recorder = storeRecorder(deps);
+  const upgradeTo = (path: string, serve: (ws: WebSocket) => Promise<unknown>) => (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      deps.websockets.inc({ path });
+      void serve(ws).finally(() => deps.websockets.dec({ path }));
+    });
+  };
+  const err = (description: string) => ({ description, schema: errorSchema });
+
+  const agentPath = '/api/v2/workspaceagents/me/coordinate';
+  const clientPath = '/api/v2/workspaceagents/{workspaceagent}/coordinate';
+  return [
+    {
+      kind: 'upgrade',
+      method: 'GET',
+      path: agentPath,
+      doc: {
+        summary: 'Coordinate workspace agent via Tailnet (WebSocket, v1 JSON nodes)',
+        tags: ['Agents'],
+        auth: 'agent',
+        responses: { 401: err('Missing or invalid agent token.'), 403: err('Agent trying to connect from non-latest build.') },
+      },
+      async prepare(ctx) {
+        checkOrigin(ctx);
+        const agent = await authenticateAgent(ctx, deps.store);
+        const context = await deps.store.agents.context(agent.id);
+        if (!context) throw apiError(400, 'Internal error fetching workspace.');
+        if (context.workspace.latest_build_id !== context.build.id) {
+          throw apiError(403, 'Agent trying to connect from non-latest build.', 'build is outdated');
+        }
+        const name = `${context.ownerUsername}-${context.workspace.name}-${agent.name}`;
+        return upgradeTo(agentPath, (ws) => serveAgentV1(deps.coordinatorImpl, ws, { agentId: agent.id, name, recorder }));
+      },
+    },
+    {
+      kind: 'upgrade',
+      method: 'GET',
+      path: clientPath,
+      doc: {
+        summary: 'Coordinate a client with a workspace agent (WebSocket, v1 JSON nodes)',
+        tags: ['Agents'],
+        auth: 'user',
+        responses: { 400: err('Invalid agent id.'), 401: err('Not signed in.'), 404: err('Unknown agent or no execute permission.') },
+      },
+      async prepare(ctx) {
+        checkOrigin(ctx);
+        const session = await authenticateUser(ctx, deps.store, deps.clock);
+        const context = await loadAgentParam(ctx, deps.store, session, 'execute');
+        const agentId = context.agent.id;
+        return upgradeTo(clientPath, (ws) => serveClientV1(deps.coordinatorImpl, ws, { clientId: randomUUID(), agentId }));
+      },
+    },
+  ];
+}

@@ -1,0 +1,312 @@
+/**
+ * Composition root: config → logger → metrics → store → subsystems → HTTP.
+ *
+ *            ┌──────────── node:http (API, WebSockets, DERP) ─────────────┐
+ *  request ─►│ Router ─► agent REST / user REST / admin / gitauth / health │
+ *  upgrade ─►│ Router ─► coordinate WS ─► Coordinator ◄── GET /{agent}     │
+ *            │        └► /derp (Upgrade: DERP | websocket) ─► DerpServer   │
+ *            └──────────────────────────────────────────────────────────────┘
+ *  UDP ─► STUN responder          metrics listener ─► prom-client Registry
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { ServerConfig } from './config/schema.js';
+import { createLogger } from './log/logger.js';
+import { createRegistry } from './metrics/registry.js';
+import { createHttpMetrics } from './metrics/http.js';
+import { openStore, type Store } from './store/index.js';
+import { systemClock, type Clock } from './util/clock.js';
+import { MemoryPubsub, type Pubsub } from './pubsub/pubsub.js';
+import { GitAuthService } from './gitauth/service.js';
+import { Router } from './api/http/router.js';
+import { createRequestHandler, createUpgradeHandler } from './api/http/server.js';
+import type { ApiDeps } from './api/deps.js';
+import { agentMeRoutes } from './api/routes/agent-me.js';
+import { agentUserRoutes } from './api/routes/agent-user.js';
+import { adminRoutes } from './api/routes/admin.js';
+import { gitAuthWebRoutes } from './api/routes/gitauth-web.js';
+import { healthRoutes } from './api/routes/health.js';
+import { coordinateRoutes } from './api/routes/coordinate.js';
+import { identityRoutes } from './api/routes/identity.js';
+import { derpRoutes } from './api/routes/derp.js';
+import { debugRoutes } from './api/routes/debug.js';
+import { buildOpenApi } from './api/openapi.js';
+import { DerpMapProvider } from './derpmap/index.js';
+import { createCoordinator, type Coordinator } from './coordinator/index.js';
+import { DerpServer, createDerpHttpHandlers, loadOrCreateServerKey, startStunServer, type StunServer } from './derp/index.js';
+import { createIdentityVerifiers, createInstanceIdentityHandlers, identityRateLimit } from './identity/index.js';
+import { VERSION } from './version.js';
+
+export interface AppOptions {
+  logger?: Logger;
+  clock?: Clock;
+  registry?: Registry;
+}
+
+export interface Listening {
+  url: string;
+  port: number;
+  metricsUrl: string | null;
+  stunPort: number | null;
+}
+
+function splitHostPort(addr: string): { host: string; port: number } {
+  const i = addr.lastIndexOf(':');
+  const host = addr.slice(0, i).replace(/^\[|\]$/g, '');
+  return { host: host || '0.0.0.0', port: Number(addr.slice(i + 1)) };
+}
+
+/**
+ * DERP admission: a node key may connect only if some coordinated peer announced it.
+ * The set is rebuilt from the coordinator at most once a second and on a miss, so a peer that
+ * just announced itself is admitted; unknown keys are refused (fail closed).
+ */
+function knownNodeKeys(coordinator: Coordinator, clock: Clock): (nodeKey: Buffer) => boolean {
+  let keys = new Set<string>();
+  let builtAt = -Infinity;
+  const rebuild = (): void => {
+    const next = new Set<string>();
+    for (const peer of coordinator.core.allPeers()) {
+      const node = coordinator.node(peer.id);
+      if (node) next.add(node.key.toLowerCase());
+    }
+    keys = next;
+    builtAt = clock.monotonic();
+  };
+  return (nodeKey) => {
+    const text = `nodekey:${nodeKey.toString('hex')}`;
+    if (keys.has(text)) return true;
+    if (clock.monotonic() - builtAt < 250) return false;
+    rebuild();
+    return keys.has(text);
+  };
+}
+
+export class App {
+  readonly replicaId: string;
+  private httpServer: Server | null = null;
+  private metricsServer: Server | null = null;
+  private stun: StunServer | null = null;
+  private draining = false;
+  private stopped = false;
+  accessUrl!: URL;
+
+  private constructor(
+    readonly config: ServerConfig,
+    readonly logger: Logger,
+    readonly registry: Registry,
+    readonly clock: Clock,
+    readonly store: Store,
+    readonly pubsub: Pubsub,
+    readonly coordinator: Coordinator,
+    readonly derp: DerpServer | null,
+    private derpMap: DerpMapProvider | null,
+    readonly router: Router,
+  ) {
+    this.replicaId = config.replicaId ?? randomUUID();
+  }
+
+  static async create(config: ServerConfig, opts: AppOptions = {}): Promise<App> {
+    const logger = opts.logger ?? createLogger(config.logLevel);
+    const registry = opts.registry ?? createRegistry();
+    const clock = opts.clock ?? systemClock;
+    const store = await openStore(
+      config.postgresUrl
+        ? { kind: 'postgres', url: config.postgresUrl, ...(config.postgresSchema ? { schema: config.postgresSchema } : {}) }
+        : { kind: 'sqlite', path: join(config.dataDir, 'tailnetd.db') },
+      clock,
+    );
+    const pubsub = new MemoryPubsub();
+    const updateMs = config.agentUpdateFrequencyMs;
+    const inactiveMs = config.agentInactiveDisconnectTimeoutMs ?? Math.max(2000, 2 * updateMs);
+    const coordinator = createCoordinator({ logger: logger.child({ component: 'coordinator' }), registry, clock, agentConnection: { updateFrequencyMs: updateMs, inactiveTimeoutMs: inactiveMs } });
+    let derp: DerpServer | null = null;
+    if (config.derpMap.serverEnable) {
+      derp = new DerpServer({
+        privateKey: (await loadOrCreateServerKey(join(config.dataDir, 'derp.key'))).privateKey,
+        meshKey: config.derpMeshKey,
+        logger: logger.child({ component: 'derp' }),
+        registry,
+        clock,
+        ...(config.derpVerifyClients ? { admit: knownNodeKeys(coordinator, clock) } : {}),
+      });
+    }
+    const app = new App(config, logger, registry, clock, store, pubsub, coordinator, derp, null, new Router());
+    app.replicaIdCheck();
+    return app;
+  }
+
+  private replicaIdCheck(): void {
+    this.logger.debug({ replica_id: this.replicaId }, 'replica identity');
+  }
+
+  /** Binds the listeners, builds the DERP map from the (possibly port-0-resolved) access URL, mounts routes. */
+  async start(): Promise<Listening> {
+    const { config, logger } = this;
+    const httpMetrics = createHttpMetrics(this.registry);
+    const dispatch = { router: this.router, logger, metrics: httpMetrics, acceptingUpgrades: () => !this.draining };
+    const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 30_000 }, createRequestHandler(dispatch));
+    server.on('upgrade', createUpgradeHandler(dispatch));
+    server.on('clientError', (_err, socket) => {
+      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+      else socket.destroy();
+    });
+    const { host, port } = splitHostPort(config.httpAddress);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    this.httpServer = server;
+    const bound = server.address() as AddressInfo;
+    const displayHost = bound.family === 'IPv6' ? `[${bound.address}]` : bound.address;
+    const url = `http://${displayHost === '0.0.0.0' ? '127.0.0.1' : displayHost}:${bound.port}`;
+    this.accessUrl = new URL(config.accessUrl ?? url);
+
+    await this.mountIdentity();
+    this.derpMap = await DerpMapProvider.create({ config: config.derpMap, accessUrl: this.accessUrl, clock: this.clock, logger: logger.child({ component: 'derpmap' }) });
+    this.mountRoutes(httpMetrics.websockets);
+
+    if (this.derp && config.stunAddress) {
+      const stunAddr = splitHostPort(config.stunAddress);
+      this.stun = await startStunServer({ host: stunAddr.host, port: stunAddr.port, stats: this.derp.stats });
+    }
+
+    let metricsUrl: string | null = null;
+    if (config.prometheusEnable) {
+      const m = splitHostPort(config.prometheusAddress);
+      const metricsServer = createServer((req, res) => {
+        if ((req.url ?? '').split('?')[0] !== '/metrics') {
+          res.writeHead(404).end();
+          return;
+        }
+        this.registry.metrics().then(
+          (text) => {
+            res.writeHead(200, { 'Content-Type': this.registry.contentType });
+            res.end(text);
+          },
+          (err: unknown) => {
+            res.writeHead(500).end(String(err));
+          },
+        );
+      });
+      await new Promise<void>((resolve, reject) => {
+        metricsServer.once('error', reject);
+        metricsServer.listen(m.port, m.host, () => resolve());
+      });
+      this.metricsServer = metricsServer;
+      const ma = metricsServer.address() as AddressInfo;
+      metricsUrl = `http://${m.host}:${ma.port}/metrics`;
+    }
+    logger.info({ url, access_url: this.accessUrl.toString(), metrics_url: metricsUrl, stun_port: this.stun?.port ?? null, store: this.store.kind, replica_id: this.replicaId }, 'listening');
+    return { url, port: bound.port, metricsUrl, stunPort: this.stun?.port ?? null };
+  }
+
+  private mountRoutes(websockets: ReturnType<typeof createHttpMetrics>['websockets']): void {
+    const derpMap = this.derpMap!;
+    const deps: ApiDeps = {
+      store: this.store,
+      clock: this.clock,
+      logger: this.logger,
+      pubsub: this.pubsub,
+      accessUrl: this.accessUrl,
+      wildcardAccessUrl: this.config.wildcardAccessUrl,
+      statsIntervalMs: this.config.agentStatsRefreshIntervalMs,
+      inactiveTimeoutMs: this.coordinator.settings.agentConnection.inactiveTimeoutMs,
+      fallbackTroubleshootingUrl: this.config.agentFallbackTroubleshootingUrl,
+      derpMap: {
+        current: () => derpMap.current(),
+        regionName: (id) => derpMap.current().Regions[String(id)]?.RegionName,
+      },
+      coordinator: {
+        agentNode: (agentId) => {
+          const node = this.coordinator.node(agentId);
+          return node ? { derp_latency: node.derpLatency ?? null, preferred_derp: node.preferredDerp } : undefined;
+        },
+      },
+      gitauth: new GitAuthService(this.store, this.pubsub, this.clock, this.logger.child({ component: 'gitauth' })),
+    };
+    const r = this.router;
+    for (const route of healthRoutes({ notReadyReason: () => this.notReadyReason() })) r.add(route);
+    for (const route of agentMeRoutes(deps)) r.add(route);
+    for (const route of agentUserRoutes(deps)) r.add(route);
+    for (const route of coordinateRoutes({ ...deps, coordinatorImpl: this.coordinator, replicaId: this.replicaId, websockets })) r.add(route);
+    for (const route of adminRoutes(deps)) r.add(route);
+    for (const route of gitAuthWebRoutes(deps)) r.add(route);
+    for (const route of debugRoutes(deps, () => this.coordinator.renderDebugPage())) r.add(route);
+    if (this.derp) for (const route of derpRoutes(createDerpHttpHandlers(this.derp))) r.add(route);
+    r.add({
+      kind: 'http',
+      method: 'GET',
+      path: '/api/v2/openapi.json',
+      doc: { summary: 'This OpenAPI document', tags: ['Meta'], auth: 'none', responses: { 200: { description: 'OpenAPI 3.0 document' } } },
+      handle: () => ({ status: 200, body: buildOpenApi(r.routes, { version: VERSION, serverUrl: this.accessUrl.origin }) }),
+    });
+    r.add({
+      kind: 'http',
+      method: 'GET',
+      path: '/api/v2/buildinfo',
+      doc: { summary: 'Server version', tags: ['Meta'], auth: 'none', responses: { 200: { description: 'OK' } } },
+      handle: () => ({ status: 200, body: { external_url: 'https://github.com/tailnetd/tailnetd', version: `v${VERSION}` } }),
+    });
+  }
+
+  /** Identity routes need async setup (certificates, JWKS files). */
+  private async mountIdentity(): Promise<void> {
+    const verifiers = await createIdentityVerifiers(this.config.identity, { clock: this.clock, registry: this.registry });
+    const handlers = createInstanceIdentityHandlers({
+      store: {
+        findNewestAgentByInstanceId: async (id) => (await this.store.agents.newestByInstanceId(id)) ?? null,
+        issueAgentToken: (agentId) => this.store.agents.issueToken(agentId),
+      },
+      ...verifiers,
+      logger: this.logger.child({ component: 'identity' }),
+      registry: this.registry,
+      clock: this.clock,
+      rateLimit: identityRateLimit(this.config.identity),
+    });
+    for (const route of identityRoutes(handlers)) this.router.add(route);
+  }
+
+  async notReadyReason(): Promise<string | null> {
+    if (this.draining) return 'draining';
+    try {
+      await this.store.ping();
+    } catch (err) {
+      return `store unreachable: ${String(err)}`;
+    }
+    return null;
+  }
+
+  /**
+   * Graceful stop: readiness 503 and upgrades refused at once, DERP clients told to reconnect
+   * (Restarting), coordinate sockets closed, then listeners and the store.
+   */
+  async stop(graceMs = this.config.shutdownGraceMs): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.draining = true;
+    const closeHttp = new Promise<void>((resolve) => {
+      if (!this.httpServer) return resolve();
+      this.httpServer.close(() => resolve());
+      this.httpServer.closeIdleConnections();
+    });
+    await Promise.allSettled([
+      this.derp?.close({ restarting: { reconnectInMs: 1000 + Math.floor(Math.random() * 2000), tryForMs: 30_000 }, graceMs: Math.min(graceMs, 2000) }),
+      this.coordinator.close(),
+      this.stun?.close(),
+    ]);
+    const cut = this.clock.setTimeout(() => this.httpServer?.closeAllConnections(), graceMs);
+    await closeHttp;
+    cut.cancel();
+    this.derpMap?.close();
+    await new Promise<void>((resolve) => (this.metricsServer ? this.metricsServer.close(() => resolve()) : resolve()));
+    await this.store.close();
+  }
+}
