@@ -73,7 +73,7 @@ function readRequired<K extends string>(cloud: Cloud, body: unknown, names: read
           status: 400,
           body: {
             message: 'Request body must be valid JSON.',
-            detail: `json: cannot unmarshal ${kind} into Go value of type codersdk.${TYPE_NAMES[cloud]}`,
+            detail: `json: cannot unmarshal ${kind} into Go value of type agentsdk.${TYPE_NAMES[cloud]}`,
           },
         },
       };
@@ -82,6 +82,7 @@ function readRequired<K extends string>(cloud: Cloud, body: unknown, names: read
   const obj = isJsonObject(body) ? body : {};
   const values = {} as Record<K, string>;
   const failed: { field: string; detail: string }[] = [];
+  // Field order is the Go struct's, so validation errors list in the same order.
   for (const name of names) {
     const r = readStringField(obj, name);
     if (r.kind === 'wrong_type') {
@@ -174,12 +175,12 @@ export function createInstanceIdentityHandlers(options: InstanceIdentityHandlerO
 
   return {
     aws: (body, ip) =>
-      run('aws', ['document', 'signature'] as const, body, ip, async (v) => {
+      run('aws', ['signature', 'document'] as const, body, ip, async (v) => {
         const id = options.aws ? options.aws.verify(v.document, v.signature) : disabled('aws');
         return { instanceId: id.instanceId, context: { region: id.region, account_id: id.accountId } };
       }),
     azure: (body, ip) =>
-      run('azure', ['encoding', 'signature'] as const, body, ip, async (v) => {
+      run('azure', ['signature', 'encoding'] as const, body, ip, async (v) => {
         const id = options.azure ? await options.azure.verify(v.signature) : disabled('azure');
         return { instanceId: id.vmId, context: { subscription_id: id.subscriptionId } };
       }),
