@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/util/clock.js';
-import { Flag, FrameType, INITIAL_WINDOW, decodeHeader, encodeFrame, encodeHeader } from '../../src/rpc/yamux/frame.js';
+import { Flag, FrameType, INITIAL_WINDOW, encodeFrame, encodeHeader } from '../../src/rpc/yamux/frame.js';
 import { YamuxSession } from '../../src/rpc/yamux/session.js';
 import type { YamuxStream } from '../../src/rpc/yamux/stream.js';
 import { MAX_WRITE_CHUNK } from '../../src/rpc/byte-stream.js';
@@ -269,5 +269,3 @@ describe('yamux sessions back to back', () => {
   });
 });
 
-// decodeHeader is used by the raw tests indirectly; keep the import meaningful.
-void decodeHeader;
