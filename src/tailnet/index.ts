@@ -1,0 +1,32 @@
+/**
+ * tailnetd's own tailnet peer, packet layer: IPv6 + a minimal TCP client over
+ * the WireGuard device of src/wireguard, without I/O.
+ */
+export { TailnetError, tailnetError, type TailnetErrorCode } from './errors.js';
+export { IPV6_HEADER_LEN, IPV6_MIN_MTU, NEXT_HEADER_TCP, NEXT_HEADER_UDP, type Ipv6Packet, decodeIpv6, encodeIpv6, equalAddr } from './ipv6.js';
+export { upperLayerChecksum, verifyUpperLayer, pseudoHeaderSum } from './checksum.js';
+export {
+  ACK,
+  CWR,
+  ECE,
+  FIN,
+  PSH,
+  RST,
+  SYN,
+  URG,
+  TCP_HEADER_LEN,
+  type TcpSegment,
+  decodeTcp,
+  encodeTcp,
+  segLen,
+  seqAdd,
+  seqDiff,
+  seqGe,
+  seqGt,
+  seqLe,
+  seqLt,
+} from './tcp-segment.js';
+export { DEFAULT_MSS, TcpConnection, type TcpEvents, type TcpOptions, type TcpState } from './tcp.js';
+export { TailnetSocket, type TailnetSocketInit } from './tcp-socket.js';
+export { TcpStack, systemStackRandom, type ConnectOptions, type TcpStackOptions, type TcpStackRandom } from './stack.js';
+export { parseIpv6, formatIpv6 } from '../wireguard/allowed-ips.js';
