@@ -10,6 +10,11 @@ import { rootCertificates } from 'node:tls';
  */
 
 export const MAX_CHAIN_DEPTH = 6;
+/**
+ * Signature checks allowed per path search. Candidates can be attacker-made CA
+ * certificates that all sign each other; without a budget the search is exponential.
+ */
+export const MAX_SIGNATURE_CHECKS = 64;
 
 export class TrustAnchors {
   private readonly bySubject = new Map<string, X509Certificate[]>();
@@ -37,8 +42,9 @@ export class TrustAnchors {
     return this.fingerprints.has(cert.fingerprint256);
   }
 
-  issuersOf(cert: X509Certificate): X509Certificate[] {
-    return this.bySubject.get(cert.issuer) ?? [];
+  /** Roots whose subject text equals the issuer's; all roots when none does (DN spelling can differ). */
+  issuersOf(cert: X509Certificate): readonly X509Certificate[] {
+    return this.bySubject.get(cert.issuer) ?? this.roots;
   }
 }
 
@@ -46,9 +52,7 @@ function validAt(cert: X509Certificate, atMs: number): boolean {
   return Date.parse(cert.validFrom) <= atMs && atMs <= Date.parse(cert.validTo);
 }
 
-function issuedBy(child: X509Certificate, issuer: X509Certificate): boolean {
-  return child.checkIssued(issuer) && child.verify(issuer.publicKey);
-}
+class ChainBudgetExceeded extends Error {}
 
 export type ChainResult = { ok: true; path: X509Certificate[] } | { ok: false; reason: string };
 
@@ -59,6 +63,12 @@ export function verifyChain(
   atMs: number,
 ): ChainResult {
   if (!validAt(leaf, atMs)) return { ok: false, reason: 'x509: certificate has expired or is not yet valid' };
+  let budget = MAX_SIGNATURE_CHECKS;
+  const issuedBy = (child: X509Certificate, issuer: X509Certificate): boolean => {
+    if (!child.checkIssued(issuer)) return false;
+    if (--budget < 0) throw new ChainBudgetExceeded();
+    return child.verify(issuer.publicKey);
+  };
   const search = (cert: X509Certificate, path: X509Certificate[]): X509Certificate[] | null => {
     if (anchors.isRoot(cert)) return path;
     for (const root of anchors.issuersOf(cert)) {
@@ -66,13 +76,19 @@ export function verifyChain(
     }
     if (path.length >= MAX_CHAIN_DEPTH) return null;
     for (const next of candidates) {
-      if (!next.ca || next.subject !== cert.issuer || path.some((p) => p.fingerprint256 === next.fingerprint256)) continue;
+      if (!next.ca || path.some((p) => p.fingerprint256 === next.fingerprint256)) continue;
       if (!validAt(next, atMs) || !issuedBy(cert, next)) continue;
       const found = search(next, [...path, next]);
       if (found) return found;
     }
     return null;
   };
-  const path = search(leaf, [leaf]);
+  let path: X509Certificate[] | null;
+  try {
+    path = search(leaf, [leaf]);
+  } catch (err) {
+    if (err instanceof ChainBudgetExceeded) return { ok: false, reason: 'x509: too many candidate issuers' };
+    throw err;
+  }
   return path ? { ok: true, path } : { ok: false, reason: 'x509: certificate signed by unknown authority' };
 }

@@ -14,6 +14,8 @@ const OID_SIGNED_DATA = '1.2.840.113549.1.7.2';
 const OID_COMMON_NAME = '2.5.4.3';
 /** Real attested documents nest about a dozen levels; a generous cap. */
 export const PKCS7_MAX_DEPTH = 40;
+/** Azure sends the signer alone; a few more leave room for a chain. */
+export const PKCS7_MAX_CERTIFICATES = 8;
 
 export interface ParsedSignedData {
   signedData: pkijs.SignedData;
@@ -39,6 +41,7 @@ export function parseSignedData(der: Uint8Array): ParsedSignedData {
   const sid = signedData.signerInfos[0]!.sid;
   if (!(sid instanceof pkijs.IssuerAndSerialNumber)) throw identityError('signer_invalid', 'signer is not identified by issuer and serial');
   const certs = (signedData.certificates ?? []).filter((c): c is pkijs.Certificate => c instanceof pkijs.Certificate);
+  if (certs.length > PKCS7_MAX_CERTIFICATES) throw identityError('signer_invalid', `more than ${PKCS7_MAX_CERTIFICATES} certificates`);
   const matches = certs.filter((c) => c.issuer.isEqual(sid.issuer) && c.serialNumber.isEqual(sid.serialNumber));
   // Two candidates would let the name check and the signature check look at different certificates.
   if (matches.length !== 1) throw identityError('signer_invalid', matches.length === 0 ? 'no signers for signature' : 'ambiguous signer certificate');

@@ -242,3 +242,21 @@ describe('Azure identity verifier', () => {
   });
 });
 
+
+describe('Azure chain search under attack', () => {
+  it('stays bounded when the envelope carries many mutually-signing CA certificates', async () => {
+    const realRoot = await makeCert({ cn: 'Real Root', ca: true });
+    const keys = (await makeCert({ cn: 'k' })).keys;
+    // Seven CA certificates with one name and one key: each "issues" every other.
+    const selfRoot = await makeCert({ cn: 'Loop CA', ca: true, keys });
+    const loop: TestCert[] = [selfRoot];
+    for (let i = 0; i < 6; i++) loop.push(await makeCert({ cn: 'Loop CA', ca: true, keys, issuer: selfRoot }));
+    const leaf = await makeCert({ cn: 'metadata.azure.com', issuer: selfRoot });
+    const sig = b64(await makeSignedData({ content: Buffer.from(CONTENT), signer: leaf, certificates: [leaf, ...loop] }));
+    const v = new AzureVerifier({ clock: new ManualClock(Date.UTC(2026, 0, 1)), roots: new TrustAnchors([new X509(realRoot.pem)]) });
+    // Without the signature-check budget this search would walk 7^6 paths.
+    expect(await code(v.verify(sig))).toBe('chain_untrusted: verify pkcs7: x509: too many candidate issuers');
+    const tooMany = b64(await makeSignedData({ content: Buffer.from(CONTENT), signer: leaf, certificates: [leaf, ...loop, ...loop] }));
+    expect(await code(v.verify(tooMany))).toBe('signer_invalid: more than 8 certificates');
+  });
+});

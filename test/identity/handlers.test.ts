@@ -160,3 +160,36 @@ describe('instance identity handlers', () => {
     expect(await registry.getSingleMetricAsString('tailnetd_identity_attempts_total')).toContain('reason="rate_limited"} 1');
   });
 });
+
+describe('instance identity handlers: Google and Azure paths', () => {
+  it('maps undecodable Google claims to 400 and a good token to a session token', async () => {
+    const { exportJWK, generateKeyPair, SignJWT } = await import('jose');
+    const { GcpVerifier } = await import('../../src/identity/gcp.js');
+    const { staticJwks } = await import('../../src/identity/jwks.js');
+    const kp = await generateKeyPair('RS256');
+    const clock = new ManualClock(Date.UTC(2026, 0, 1));
+    const gcp = new GcpVerifier({ jwks: staticJwks({ keys: [{ ...(await exportJWK(kp.publicKey)), kid: 'a' }] }), clock });
+    const store = new FakeStore();
+    store.agents.set('42', { agentId: 'agent-g', buildIsLatest: true });
+    const handlers = createInstanceIdentityHandlers({ store, gcp, logger: pino({ level: 'silent' }), registry: new Registry(), clock });
+    const sign = (google: unknown): Promise<string> =>
+      new SignJWT({ google })
+        .setProtectedHeader({ alg: 'RS256', kid: 'a' })
+        .setIssuer('https://accounts.google.com')
+        .setIssuedAt(clock.now() / 1000)
+        .setExpirationTime(clock.now() / 1000 + 600)
+        .sign(kp.privateKey);
+    expect(await handlers.google({ json_web_token: await sign({ compute_engine: { instance_id: '42' } }) }, '1.1.1.1')).toEqual({
+      status: 200,
+      body: { session_token: '00000000-0000-4000-8000-000000000000' },
+    });
+    expect(await handlers.google({ json_web_token: await sign({ compute_engine: { instance_id: 42 } }) }, '1.1.1.1')).toMatchObject({
+      status: 400,
+      body: { message: 'Error decoding JWT claims.' },
+    });
+    expect(await handlers.google({ JSON_WEB_TOKEN: 'x.y.z' }, '1.1.1.1')).toMatchObject({
+      status: 401,
+      body: { message: 'Invalid GCP identity.' },
+    });
+  });
+});
