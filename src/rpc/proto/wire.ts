@@ -220,9 +220,11 @@ export class Reader {
       case WireType.Fixed64:
         this.need(8);
         return;
-      case WireType.LengthDelimited:
-        this.pos += this.length();
+      case WireType.LengthDelimited: {
+        const n = this.length(); // read before touching pos: `pos += length()` would lose the prefix
+        this.pos += n;
         return;
+      }
       case WireType.Fixed32:
         this.need(4);
         return;
@@ -347,9 +349,14 @@ export class Writer {
   }
 
   sint64Number(v: number): void {
-    // zigzag: 2v for v >= 0, -2v-1 for v < 0
-    const z = v >= 0 ? v * 2 : -v * 2 - 1;
-    this.varint64(z % TWO32, Math.floor(z / TWO32));
+    // zigzag: 2v for v >= 0, -2v-1 for v < 0; beyond 2^52 the doubled value is not exact as a number.
+    if (Math.abs(v) < 2 ** 52) {
+      const z = v >= 0 ? v * 2 : -v * 2 - 1;
+      this.varint64(z % TWO32, Math.floor(z / TWO32));
+      return;
+    }
+    const b = BigInt(v);
+    this.int64((b << 1n) ^ (b >> 63n));
   }
 
   bool(v: boolean): void {
