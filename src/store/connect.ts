@@ -30,7 +30,7 @@ export async function openDatabase(target: StoreTarget): Promise<OpenedDb> {
     database.pragma('foreign_keys = ON');
     database.pragma('busy_timeout = 5000');
     const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
-    await migrate(db);
+    await migrate(db, undefined);
     return { db, kind: 'sqlite', close: () => db.destroy() };
   }
   if (target.schema !== undefined && !SCHEMA_NAME.test(target.schema)) {
@@ -57,12 +57,21 @@ export async function openDatabase(target: StoreTarget): Promise<OpenedDb> {
     },
   });
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-  await migrate(db);
+  // Kysely's Migrator looks for its tables in every schema unless told which one: another schema
+  // holding tailnetd tables (another deployment, a parallel test) would make it skip creating ours.
+  const current = await sql<{ schema: string }>`select current_schema() as schema`.execute(db);
+  await migrate(db, current.rows[0]?.schema ?? target.schema ?? 'public');
   return { db, kind: 'postgres', close: () => db.destroy() };
 }
 
-async function migrate(db: Kysely<Database>): Promise<void> {
-  const migrator = new Migrator({ db, provider: migrationProvider, migrationTableName: 'tailnetd_migrations', migrationLockTableName: 'tailnetd_migrations_lock' });
+async function migrate(db: Kysely<Database>, schema: string | undefined): Promise<void> {
+  const migrator = new Migrator({
+    db,
+    provider: migrationProvider,
+    migrationTableName: 'tailnetd_migrations',
+    migrationLockTableName: 'tailnetd_migrations_lock',
+    ...(schema ? { migrationTableSchema: schema } : {}),
+  });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === 'Error');
