@@ -335,15 +335,18 @@ export class AgentRepo {
   /** Mints a fresh agent token (only its hash is stored), keeping the newest few valid. */
   async issueToken(agentId: string): Promise<string> {
     const token = crypto.randomUUID();
+    const hash = sha256Hex(token);
     await this.db.transaction().execute(async (trx) => {
-      await trx.insertInto('agent_tokens').values({ hashed_token: sha256Hex(token), agent_id: agentId, created_at: nowIso(this.clock.now()) }).execute();
+      await trx.insertInto('agent_tokens').values({ hashed_token: hash, agent_id: agentId, created_at: nowIso(this.clock.now()) }).execute();
+      // The new token always survives: several tokens minted in the same millisecond tie on created_at.
       const stale = await trx
         .selectFrom('agent_tokens')
         .select('hashed_token')
         .where('agent_id', '=', agentId)
+        .where('hashed_token', '!=', hash)
         .orderBy('created_at', 'desc')
         .orderBy('hashed_token')
-        .offset(MAX_TOKENS_PER_AGENT)
+        .offset(MAX_TOKENS_PER_AGENT - 1)
         .limit(1000)
         .execute();
       if (stale.length > 0) await trx.deleteFrom('agent_tokens').where('hashed_token', 'in', stale.map((s) => s.hashed_token)).execute();
