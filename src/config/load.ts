@@ -48,7 +48,9 @@ export function loadConfig(sources: ConfigSources): ServerConfig {
   for (const def of optionDefs) {
     for (const name of [...def.env].reverse()) {
       const v = env[name];
-      if (v !== undefined && v !== '') {
+      // An empty variable means "unset", except for options whose empty value means something
+      // (TAILNETD_STUN_ADDRESS= turns STUN off).
+      if (v !== undefined && (v !== '' || def.schema.safeParse('').success)) {
         merged[def.key] = v;
         origin[def.key] = `environment ${name}`;
       }
