@@ -1,0 +1,165 @@
+/**
+ * Strong interop: wireguard-go's device with its gVisor netstack TUN (the
+ * stack the Coder agent runs) as the remote end over real UDP on 127.0.0.1.
+ * Our Device + TcpStack handshake with it and speak HTTP and TCP echo.
+ */
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { createSocket, type Socket } from 'node:dgram';
+import { existsSync } from 'node:fs';
+import { request } from 'node:http';
+import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { TcpStack, decodeIpv6 } from '../../src/tailnet/index.js';
+import { Device, type PeerEvent, generateKeyPair, parsePrefix6 } from '../../src/wireguard/index.js';
+
+const GO_DIR = join(dirname(fileURLToPath(import.meta.url)), 'go');
+const GO = ['/usr/local/go/bin/go', 'go'].find((p) => p === 'go' || existsSync(p))!;
+const BIN = join(GO_DIR, 'wgpeer');
+const TS_ADDR = 'fd7a:115c:a1e0:4a2b:1c3d:4e5f:6a7b:8c9d';
+const GO_ADDR = 'fd7a:115c:a1e0:49d6:b259:b7ac:b1b2:48f4';
+const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+
+let buildError: Error | null = null;
+
+beforeAll(async () => {
+  await new Promise<void>((resolve) => {
+    execFile(GO, ['build', '-o', BIN, '.'], { cwd: GO_DIR, timeout: 280_000, env: { ...process.env, GOFLAGS: '-mod=mod' } }, (err, _o, stderr) => {
+      if (err) buildError = new Error(`go build failed: ${stderr || err.message}`);
+      resolve();
+    });
+  });
+}, 300_000);
+
+interface Rig {
+  go: ChildProcess;
+  udp: Socket;
+  dev: Device;
+  stack: TcpStack;
+  events: PeerEvent[];
+  delivered: Uint8Array[];
+}
+
+const rigs: Rig[] = [];
+afterEach(() => {
+  for (const r of rigs.splice(0)) {
+    r.go.stdin?.end();
+    r.go.kill();
+    r.udp.close();
+    r.dev.close();
+  }
+});
+
+async function rig(opts: { hello?: boolean } = {}): Promise<Rig> {
+  if (buildError) throw buildError;
+  const ts = generateKeyPair();
+  const goKeys = generateKeyPair();
+  const udp = createSocket('udp4');
+  await new Promise<void>((r) => udp.bind(0, '127.0.0.1', () => r()));
+  const args = ['-priv', hex(goKeys.privateKey), '-peer', hex(ts.publicKey), '-addr', GO_ADDR, '-peer-addr', TS_ADDR];
+  if (opts.hello) args.push('-hello', '-endpoint', `127.0.0.1:${udp.address().port}`);
+  const go = spawn(BIN, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    const rl = createInterface({ input: go.stdout! });
+    rl.once('line', (l) => (l.startsWith('READY ') ? resolve(Number(l.slice(6))) : reject(new Error(l))));
+    go.once('exit', (c) => reject(new Error(`wgpeer exited ${c}`)));
+  });
+  const events: PeerEvent[] = [];
+  const delivered: Uint8Array[] = [];
+  let stack: TcpStack | null = null;
+  const dev = new Device({
+    privateKey: ts.privateKey,
+    send: (_p, d) => udp.send(d, port, '127.0.0.1'),
+    deliver: (_p, pkt) => {
+      delivered.push(pkt);
+      stack?.input(pkt);
+    },
+    onEvent: (_p, e) => events.push(e),
+  });
+  udp.on('message', (m) => dev.receive(new Uint8Array(m.buffer, m.byteOffset, m.byteLength)));
+  const peer = dev.addPeer({ publicKey: goKeys.publicKey, allowedIps: [parsePrefix6(`${GO_ADDR}/128`)] });
+  stack = new TcpStack({ localAddress: TS_ADDR, remoteAddress: GO_ADDR, output: (p) => peer.send(p) });
+  const r = { go, udp, dev, stack, events, delivered };
+  rigs.push(r);
+  return r;
+}
+
+function httpGet(stack: TcpStack, path: string, body?: Buffer): Promise<{ status: number; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        createConnection: () => stack.connect(80, { timeoutMs: 15_000 }),
+        host: GO_ADDR,
+        port: 80,
+        path,
+        method: body ? 'POST' : 'GET',
+        headers: { Connection: 'close' },
+        // No `agent` at all: with agent:false Node builds a fresh Agent that ignores createConnection.
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+describe('interop with wireguard-go + gVisor netstack over UDP', () => {
+  it('handshakes (TS initiates) and does an HTTP GET over the TS TCP client', async () => {
+    const r = await rig();
+    const res = await httpGet(r.stack, '/');
+    expect(res.status).toBe(200);
+    expect(res.body.toString()).toContain('hello from wireguard-go netstack');
+    expect(res.body.toString()).toContain(`[${TS_ADDR}]:`);
+    expect(r.events.some((e) => e.type === 'handshake-complete')).toBe(true);
+  });
+
+  it('downloads 400 KB and uploads 200 KB intact', async () => {
+    const r = await rig();
+    const big = await httpGet(r.stack, '/big?n=400000');
+    expect(big.body.length).toBe(400_000);
+    for (let i = 0; i < big.body.length; i += 997) expect(big.body[i]).toBe(i % 251);
+    const up = Buffer.alloc(200_000);
+    for (let i = 0; i < up.length; i++) up[i] = (i * 7) % 256;
+    const echoed = await httpGet(r.stack, '/echo', up);
+    expect(echoed.body.equals(up)).toBe(true);
+  });
+
+  it('TCP echo: small writes come back in order, then both sides close', async () => {
+    const r = await rig();
+    const s = await r.stack.dial(7, { timeoutMs: 15_000 });
+    const got: Buffer[] = [];
+    s.on('data', (b: Buffer) => got.push(b));
+    for (let i = 0; i < 50; i++) s.write(`line ${i}\n`);
+    const want = Array.from({ length: 50 }, (_, i) => `line ${i}\n`).join('');
+    await new Promise<void>((resolve) => {
+      const check = (): void => {
+        if (Buffer.concat(got).toString() === want) resolve();
+      };
+      s.on('data', check);
+    });
+    s.end();
+    await new Promise((resolve) => s.on('close', resolve));
+    expect(Buffer.concat(got).toString()).toBe(want);
+  });
+
+  it('answers a handshake initiated by wireguard-go (TS as responder)', async () => {
+    const r = await rig({ hello: true });
+    const deadline = Date.now() + 15_000;
+    while (Date.now() < deadline && !r.delivered.some((p) => decodeIpv6(p)?.nextHeader === 17)) {
+      await new Promise((res) => setTimeout(res, 20));
+    }
+    const udp = r.delivered.map(decodeIpv6).find((p) => p?.nextHeader === 17)!;
+    expect(udp).toBeTruthy();
+    expect(Buffer.from(udp.payload.subarray(8)).toString()).toBe('hello from go');
+    expect(r.events.some((e) => e.type === 'response-sent')).toBe(true);
+    // The session now carries TCP too, on the Go-initiated keys.
+    const res = await httpGet(r.stack, '/');
+    expect(res.status).toBe(200);
+  });
+});
