@@ -1,0 +1,153 @@
+/**
+ * User-side agent routes (§2.11, §2.12) and the status derivation of §3, driven by store
+ * timestamps and an injected ManualClock.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BACKENDS } from '../helpers/backends.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+import { ManualClock } from '../../src/util/clock.js';
+import { okJson } from './util.js';
+
+const FALLBACK = 'https://coder.com/docs/coder-oss/latest/templates#troubleshooting-templates';
+const iso = (ms: number) => new Date(ms).toISOString();
+
+describe.each(BACKENDS)('GET /workspaceagents/{agent} (%s)', (backend) => {
+  let s: TestServer;
+  const start = Date.UTC(2023, 2, 1, 12);
+  const clock = new ManualClock(start);
+  let owner: { id: string; username: string; key: string };
+
+  beforeAll(async () => {
+    s = await startTestServer({ backend, clock });
+    owner = await s.user();
+  });
+  afterAll(async () => {
+    await s.stop();
+  });
+
+  const get = async (id: string) => okJson<Record<string, unknown>>(await s.request(`/api/v2/workspaceagents/${id}`, { token: owner.key }));
+  const setTimes = (id: string, first: number | null, last: number | null, disc: number | null) =>
+    s.app.store.agents.setConnection(id, {
+      first_connected_at: first === null ? null : iso(first),
+      last_connected_at: last === null ? null : iso(last),
+      disconnected_at: disc === null ? null : iso(disc),
+      replicaId: 'r',
+    });
+
+  it('a fresh agent: every field, omitempty fields left out, status connecting, fallback troubleshooting URL', async () => {
+    const b = await s.workspace(owner.username, [{ name: 'main' }]);
+    const a = b.agents[0]!;
+    const body = await get(a.id);
+    expect(body).toEqual({
+      id: a.id,
+      created_at: iso(clock.now()).replace('.000Z', 'Z'),
+      updated_at: iso(clock.now()).replace('.000Z', 'Z'),
+      status: 'connecting',
+      lifecycle_state: 'created',
+      name: 'main',
+      resource_id: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      architecture: 'amd64',
+      environment_variables: null,
+      operating_system: 'linux',
+      version: '',
+      apps: [],
+      connection_timeout_seconds: 120,
+      troubleshooting_url: FALLBACK,
+      login_before_ready: true,
+      startup_script_timeout_seconds: 300,
+    });
+  });
+
+  it('optional fields appear when set; own troubleshooting URL wins', async () => {
+    const b = await s.workspace(owner.username, [
+      {
+        name: 'full',
+        auth: 'aws-instance-identity',
+        instance_id: 'i-abc',
+        startup_script: 'run',
+        directory: '/src',
+        env: { A: 'b' },
+        troubleshooting_url: 'https://help.example.com',
+        login_before_ready: false,
+        apps: [{ slug: 'web', url: 'http://localhost:1' }],
+      },
+    ]);
+    const a = b.agents[0]!;
+    await s.app.store.agents.setStartup(a.id, 'v0.19.0', '/home/coder/src');
+    const body = await get(a.id);
+    expect(body).toMatchObject({
+      instance_id: 'i-abc',
+      startup_script: 'run',
+      directory: '/src',
+      expanded_directory: '/home/coder/src',
+      version: 'v0.19.0',
+      environment_variables: { A: 'b' },
+      troubleshooting_url: 'https://help.example.com',
+      login_before_ready: false,
+    });
+    expect((body['apps'] as { slug: string; health: string }[]).map((x) => [x.slug, x.health])).toEqual([['web', 'disabled']]);
+    expect(body).not.toHaveProperty('latency');
+  });
+
+  it('connecting → timeout after connection_timeout_seconds without a first connection; 0 never times out', async () => {
+    const b = await s.workspace(owner.username, [{ name: 'slow', connection_timeout_seconds: 10 }, { name: 'patient', connection_timeout_seconds: 0 }]);
+    const [slow, patient] = b.agents as [{ id: string }, { id: string }];
+    clock.advance(10_000);
+    expect((await get(slow.id))['status']).toBe('connecting'); // exactly the timeout: not yet
+    clock.advance(1);
+    expect((await get(slow.id))['status']).toBe('timeout');
+    clock.advance(3_600_000);
+    expect((await get(patient.id))['status']).toBe('connecting');
+  });
+
+  it('connected, then disconnected by inactivity with disconnected_at = last_connected_at (row unchanged)', async () => {
+    const b = await s.workspace(owner.username, [{ name: 'live' }]);
+    const id = b.agents[0]!.id;
+    const t0 = clock.now();
+    await setTimes(id, t0, t0, null);
+    let body = await get(id);
+    expect(body).toMatchObject({ status: 'connected', first_connected_at: iso(t0).replace('.000Z', 'Z'), last_connected_at: iso(t0).replace('.000Z', 'Z') });
+    expect(body).not.toHaveProperty('disconnected_at');
+    clock.advance(6_000); // inactive timeout (2 × 3 s): not exceeded yet
+    expect((await get(id))['status']).toBe('connected');
+    clock.advance(1);
+    body = await get(id);
+    expect(body['status']).toBe('disconnected');
+    expect(body['disconnected_at']).toBe(body['last_connected_at']);
+    expect((await s.app.store.agents.byId(id))!.disconnected_at).toBeNull();
+  });
+
+  it('disconnected_at after last_connected_at → disconnected; equal timestamps still count as connected (2023 rule)', async () => {
+    const b = await s.workspace(owner.username, [{ name: 'gone' }]);
+    const id = b.agents[0]!.id;
+    const t0 = clock.now();
+    await setTimes(id, t0 - 2000, t0 - 1000, t0 - 500);
+    let body = await get(id);
+    expect(body).toMatchObject({ status: 'disconnected', disconnected_at: iso(t0 - 500).replace(/\.?0+Z$/, 'Z') });
+    await setTimes(id, t0 - 2000, t0 - 1000, t0 - 1000);
+    body = await get(id);
+    expect(body['status']).toBe('connected');
+    // Reconnected after a disconnect.
+    await setTimes(id, t0 - 2000, t0, t0 - 1000);
+    expect((await get(id))['status']).toBe('connected');
+  });
+
+  it('timestamps are RFC 3339 like Go prints them (fraction without trailing zeros)', async () => {
+    const b = await s.workspace(owner.username, [{ name: 'ts' }]);
+    const id = b.agents[0]!.id;
+    const t = clock.now() + 120;
+    await setTimes(id, t, t, null);
+    const body = await get(id);
+    expect(body['first_connected_at']).toBe(iso(t).replace('.120Z', '.12Z'));
+  });
+
+  it('GET /connection returns the same DERP map as the agent metadata', async () => {
+    const b = await s.workspace(owner.username, [{ name: 'conn' }]);
+    const a = b.agents[0]!;
+    const conn = await okJson<{ derp_map: unknown }>(await s.request(`/api/v2/workspaceagents/${a.id}/connection`, { token: owner.key }));
+    const meta = await okJson<{ derpmap: unknown }>(await s.request('/api/v2/workspaceagents/me/metadata', { token: a.token! }));
+    expect(Object.keys(conn)).toEqual(['derp_map']);
+    expect(conn.derp_map).toEqual(meta.derpmap);
+    expect((conn.derp_map as { Regions: Record<string, unknown> }).Regions['999']).toBeTruthy();
+  });
+});
