@@ -86,3 +86,4 @@ export * from './version.js';
 export * as proto from './proto/index.js';
 export type { MessageCodec } from './proto/schema.js';
 export { tailnet, agent, google } from './proto/index.js';
+export * as convert from './convert/index.js';
