@@ -41,6 +41,7 @@ export interface InstanceIdentityHandlerOptions {
   aws?: AwsVerifier;
   azure?: AzureVerifier;
   gcp?: GcpVerifier;
+  /** Used as given; the caller binds its component name. */
   logger: Logger;
   registry: Registry;
   clock: Clock;
@@ -117,12 +118,11 @@ export function createInstanceIdentityHandlers(options: InstanceIdentityHandlerO
     maxKeys: options.rateLimit?.maxKeys ?? 10_000,
     clock,
   });
-  const log = logger.child({ component: 'instance-identity' });
 
   const finish = (cloud: Cloud, reason: AttemptReason, result: HandlerResult, sourceIp: string, extra?: Record<string, unknown>): HandlerResult => {
     metrics.attempts.inc({ cloud, reason });
-    if (reason === 'ok') log.info({ cloud, source_ip: sourceIp, ...extra }, 'instance identity exchanged');
-    else log.warn({ cloud, reason, status: result.status, source_ip: sourceIp, ...extra }, 'instance identity rejected');
+    if (reason === 'ok') logger.info({ cloud, source_ip: sourceIp, ...extra }, 'instance identity exchanged');
+    else logger.warn({ cloud, reason, status: result.status, source_ip: sourceIp, ...extra }, 'instance identity rejected');
     return result;
   };
 
@@ -150,7 +150,7 @@ export function createInstanceIdentityHandlers(options: InstanceIdentityHandlerO
       verified = await verify(fields.values);
     } catch (err) {
       if (!(err instanceof IdentityError)) {
-        log.error({ cloud, err: (err as Error).message }, 'instance identity verifier failed unexpectedly');
+        logger.error({ cloud, err: (err as Error).message }, 'instance identity verifier failed unexpectedly');
         return finish(cloud, 'internal_error', { status: 500, body: { message: 'An internal server error occurred.' } }, sourceIp);
       }
       // coderd answers undecodable GCP claims with 400, every other failure with 401.
