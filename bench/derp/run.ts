@@ -1,0 +1,359 @@
+/**
+ * DERP benchmark: Tailscale's derper vs tailnetd (vs a raw Node pipe relay
+ * as the ceiling), driven by one Go load generator built on tailscale.com/derp.
+ *
+ *   bash bench/derp/run.sh [--quick] [--only D1,D4] [--cpu-prof]
+ *
+ * Servers are pinned to CPU 1 (taskset); the generator may use both CPUs
+ * unless --pin-gen puts it on CPU 0 only. All on
+ * 127.0.0.1 over plain HTTP. Prints a table with ratios to derper and writes
+ * bench/.out/derp-results.json.
+ *
+ *   run.ts ─┬─ spawn derper / tailnetd (test/interop/derp/serve.ts) / pipe-relay.ts  [CPU 1]
+ *           └─ loadgen throughput|latency|idle|storm → JSON                         [CPU 0]
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const OUT = join(ROOT, 'bench/.out');
+const BIN = join(OUT, 'bin');
+const DERPER_VERSION = 'v1.102.5';
+
+const { values: argv } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    'cpu-prof': { type: 'boolean', default: false },
+    /** Pin the generator to CPU 0 too (servers are always on CPU 1). */
+    'pin-gen': { type: 'boolean', default: false },
+  },
+});
+const only = argv.only ? new Set(argv.only.split(',')) : null;
+const want = (id: string): boolean => !only || only.has(id);
+const quick = argv.quick;
+const MEASURE = quick ? '2s' : '3s';
+
+type Target = 'derper' | 'tailnetd' | 'pipe';
+interface Server {
+  name: Target;
+  url: string;
+  proc: ChildProcess;
+  pid: number;
+}
+
+function log(msg: string): void {
+  process.stderr.write(`[bench:derp ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+}
+
+function ensureBinaries(): void {
+  mkdirSync(BIN, { recursive: true });
+  const env = { ...process.env, GOFLAGS: '-p=1', GOTOOLCHAIN: 'local' };
+  if (!existsSync(join(BIN, 'loadgen'))) {
+    log('building loadgen');
+    const r = spawnSync('go', ['build', '-o', join(BIN, 'loadgen'), '.'], { cwd: join(ROOT, 'bench/derp/loadgen'), env, stdio: 'inherit' });
+    if (r.status !== 0) throw new Error('loadgen build failed');
+  }
+  if (!existsSync(join(BIN, 'derper'))) {
+    log(`installing derper ${DERPER_VERSION}`);
+    const r = spawnSync('go', ['install', `tailscale.com/cmd/derper@${DERPER_VERSION}`], {
+      cwd: join(ROOT, 'bench/derp/loadgen'),
+      env: { ...env, GOBIN: BIN },
+      stdio: 'inherit',
+    });
+    if (r.status !== 0) throw new Error('derper install failed');
+  }
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((res) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      const port = typeof a === 'object' && a ? a.port : 0;
+      s.close(() => res(port));
+    });
+  });
+}
+
+function waitLine(proc: ChildProcess, stream: 'stdout' | 'stderr', re: RegExp, timeoutMs = 30_000): Promise<string[]> {
+  return new Promise((res, rej) => {
+    const lines: string[] = [];
+    const src = proc[stream];
+    if (!src) return rej(new Error('no stream'));
+    const rl = createInterface({ input: src });
+    const t = setTimeout(() => rej(new Error(`timeout waiting for ${re}: ${lines.join('\n')}`)), timeoutMs);
+    rl.on('line', (l) => {
+      lines.push(l);
+      if (re.test(l)) {
+        clearTimeout(t);
+        rl.removeAllListeners('line');
+        res(lines);
+      }
+    });
+    proc.once('exit', (code) => rej(new Error(`exited ${code} before ${re}: ${lines.join('\n')}`)));
+  });
+}
+
+async function startServers(): Promise<Record<Target, Server>> {
+  const port = await freePort();
+  const keyFile = join(OUT, 'derper-bench.key');
+  const derper = spawn('taskset', ['-c', '1', join(BIN, 'derper'), '-a', `127.0.0.1:${port}`, '-http-port=-1', '-stun=false', '-c', keyFile], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  await waitLine(derper, 'stderr', /serving on/);
+  derper.stderr?.resume();
+
+  const nodeArgs = ['--import', 'tsx'];
+  const profArgs = argv['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', join(OUT, 'prof')] : [];
+  const tn = spawn('taskset', ['-c', '1', process.execPath, ...profArgs, ...nodeArgs, join(ROOT, 'test/interop/derp/serve.ts')], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, LOG_LEVEL: 'error' },
+  });
+  const tnLines = await waitLine(tn, 'stdout', /^READY=1/);
+  const tnUrl = tnLines.find((l) => l.startsWith('TAILNETD_DERP_URL='))?.split('=')[1] ?? '';
+
+  const pipe = spawn('taskset', ['-c', '1', process.execPath, ...nodeArgs, join(ROOT, 'bench/derp/pipe-relay.ts')], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  const pLines = await waitLine(pipe, 'stdout', /^READY=1/);
+  const pipeUrl = pLines.find((l) => l.startsWith('PIPE_URL='))?.split('=')[1] ?? '';
+
+  const mk = (name: Target, url: string, proc: ChildProcess): Server => ({ name, url, proc, pid: proc.pid ?? 0 });
+  return {
+    derper: mk('derper', `http://127.0.0.1:${port}/derp`, derper),
+    tailnetd: mk('tailnetd', tnUrl, tn),
+    pipe: mk('pipe', pipeUrl, pipe),
+  };
+}
+
+function cpuSeconds(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in USER_HZ
+}
+
+function rssKB(pid: number): number {
+  const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) : 0;
+}
+
+function genCmd(args: string[]): [string, string[]] {
+  const bin = join(BIN, 'loadgen');
+  return argv['pin-gen'] ? ['taskset', ['-c', '0', bin, ...args]] : [bin, args];
+}
+
+function loadgen<T>(args: string[]): Promise<T> {
+  return new Promise((res, rej) => {
+    const p = spawn(...genCmd(args), { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    p.on('exit', (code) => {
+      if (code !== 0) return rej(new Error(`loadgen ${args.join(' ')}: exit ${code}: ${err}`));
+      try {
+        res(JSON.parse(out.trim().split('\n').pop() ?? '') as T);
+      } catch (e) {
+        rej(new Error(`loadgen output: ${out} ${err} ${String(e)}`));
+      }
+    });
+  });
+}
+
+interface Tp {
+  offered_pps: number;
+  sent_pps: number;
+  delivered_pps: number;
+  delivered_gbps: number;
+  loss: number;
+  gen_cpu_s: number;
+  duration_s: number;
+}
+interface TpRun extends Tp {
+  server_cpu_s: number;
+  ok: boolean;
+}
+interface Sweep {
+  runs: TpRun[];
+  ceiling_pps: number;
+  ceiling_gbps: number;
+  peak_pps: number;
+  cpu_s_per_gb: number;
+}
+
+async function throughputRun(s: Server, transport: string, size: number, rate: number): Promise<TpRun> {
+  const c0 = cpuSeconds(s.pid);
+  const r = await loadgen<Tp>(['throughput', '-url', s.url, '-transport', transport, '-size', String(size), '-rate', String(rate), '-pairs', '10', '-warmup', '1s', '-duration', MEASURE]);
+  const server_cpu_s = cpuSeconds(s.pid) - c0;
+  // Sustained = at most 1 % of what was sent got lost. (A relay that pushes
+  // back instead of dropping shows up as sent < offered; delivered says it all.)
+  const ok = r.loss <= 0.01;
+  return { ...r, server_cpu_s, ok };
+}
+
+async function sweep(s: Server, transport: string, size: number, rates: number[]): Promise<Sweep> {
+  const runs: TpRun[] = [];
+  let fails = 0;
+  for (const rate of rates) {
+    const r = await throughputRun(s, transport, size, rate);
+    runs.push(r);
+    log(`${s.name} ${transport} ${size}B offered ${rate}: delivered ${Math.round(r.delivered_pps)} pps, loss ${(r.loss * 100).toFixed(2)} %, sent ${Math.round(r.sent_pps)}, server CPU ${r.server_cpu_s.toFixed(2)} s ${r.ok ? 'ok' : 'NOT sustained'}`);
+    // Stop after two runs that lose packets or fall well short of the offer.
+    fails = r.ok && r.delivered_pps >= 0.8 * rate ? 0 : fails + 1;
+    if (fails >= 2) break;
+  }
+  const okRuns = runs.filter((r) => r.ok);
+  const best = okRuns.reduce<TpRun | null>((a, r) => (!a || r.delivered_pps > a.delivered_pps ? r : a), null);
+  const peak = Math.max(...runs.map((r) => r.delivered_pps));
+  const gb = best ? (best.delivered_pps * best.duration_s * size) / 1e9 : 0;
+  return {
+    runs,
+    ceiling_pps: best?.delivered_pps ?? 0,
+    ceiling_gbps: best?.delivered_gbps ?? 0,
+    peak_pps: peak,
+    cpu_s_per_gb: best && gb > 0 ? best.server_cpu_s / gb : 0,
+  };
+}
+
+interface Lat {
+  p50_us: number;
+  p99_us: number;
+  p999_us: number;
+  lost: number;
+  samples: number;
+  bg_rate: number;
+  bg_delivered_pps: number;
+}
+
+async function latencyRun(s: Server, transport: string, bgRate: number): Promise<Lat> {
+  const count = quick ? 3000 : 5000;
+  return loadgen<Lat>(['latency', '-url', s.url, '-transport', transport, '-count', String(count), '-discard', '500', '-interval', '500us', '-bg-rate', String(Math.round(bgRate)), '-pairs', '10']);
+}
+
+async function idleMemory(s: Server, n: number): Promise<{ kb_per_conn: number; kb_per_conn_after_packet: number; connect_s: number }> {
+  const rss0 = rssKB(s.pid);
+  const p = spawn(...genCmd(['idle', '-url', s.url, '-conns', String(n), '-concurrency', '128']), { stdio: ['pipe', 'pipe', 'inherit'] });
+  const first = await waitLine(p, 'stdout', /"phase":"connected"/, 180_000);
+  const info = JSON.parse(first[first.length - 1] ?? '{}') as { seconds: number };
+  await sleep(2000);
+  const rss1 = rssKB(s.pid);
+  const sent = waitLine(p, 'stdout', /"phase":"sent"/, 60_000);
+  p.stdin.write('\n');
+  await sent;
+  await sleep(2000);
+  const rss2 = rssKB(s.pid);
+  p.stdin.end('\n');
+  await new Promise((r) => p.once('exit', r));
+  await sleep(2000);
+  return { kb_per_conn: (rss1 - rss0) / n, kb_per_conn_after_packet: (rss2 - rss0) / n, connect_s: info.seconds };
+}
+
+interface Storm {
+  conns: number;
+  failed: number;
+  seconds: number;
+  handshakes_per_s: number;
+  p50_ms: number;
+  p99_ms: number;
+  first_error?: string;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+const RATES_1400 = quick ? [25_000, 50_000, 100_000, 150_000, 200_000, 300_000] : [25_000, 50_000, 75_000, 100_000, 150_000, 200_000, 250_000, 300_000, 400_000];
+const RATES_100 = quick ? [50_000, 100_000, 200_000, 300_000, 400_000] : [50_000, 100_000, 150_000, 200_000, 300_000, 400_000, 500_000];
+
+async function main(): Promise<void> {
+  ensureBinaries();
+  const started = Date.now();
+  const servers = await startServers();
+  const results: Record<string, unknown> = { date: new Date().toISOString(), derper: DERPER_VERSION, quick, node: process.version };
+  const rows: string[][] = [];
+  const ratio = (a: number, b: number): string => (b > 0 ? `${(a / b).toFixed(2)}×` : 'n/a');
+  const f0 = (x: number): string => Math.round(x).toLocaleString('en-US');
+  try {
+    if (want('D6')) {
+      const n = quick ? 2000 : 10_000;
+      const d = await idleMemory(servers.derper, n);
+      const t = await idleMemory(servers.tailnetd, n);
+      results.D6 = { conns: n, derper: d, tailnetd: t };
+      rows.push([`D6 idle memory, ${n} conns (KB/conn, lower is better)`, d.kb_per_conn.toFixed(1), t.kb_per_conn.toFixed(1), ratio(t.kb_per_conn, d.kb_per_conn), '']);
+      rows.push([`D6 … after 1 packet each (KB/conn)`, d.kb_per_conn_after_packet.toFixed(1), t.kb_per_conn_after_packet.toFixed(1), ratio(t.kb_per_conn_after_packet, d.kb_per_conn_after_packet), '']);
+    }
+    if (want('D7')) {
+      const n = quick ? 2000 : 5000;
+      const d = await loadgen<Storm>(['storm', '-url', servers.derper.url, '-conns', String(n)]);
+      await sleep(2000);
+      const t = await loadgen<Storm>(['storm', '-url', servers.tailnetd.url, '-conns', String(n)]);
+      await sleep(2000);
+      results.D7 = { derper: d, tailnetd: t };
+      rows.push([`D7 connect storm ${n} (handshakes/s)`, f0(d.handshakes_per_s), f0(t.handshakes_per_s), ratio(t.handshakes_per_s, d.handshakes_per_s), '']);
+      rows.push([`D7 … p99 time-to-ready (ms)`, d.p99_ms.toFixed(0), t.p99_ms.toFixed(0), ratio(t.p99_ms, d.p99_ms), `failed ${d.failed}/${t.failed}`]);
+    }
+    let ceil: Record<Target, number> = { derper: 0, tailnetd: 0, pipe: 0 };
+    if (want('D1') || want('D4') || want('D8')) {
+      const p = await sweep(servers.pipe, 'raw', 1400, RATES_1400);
+      const d = await sweep(servers.derper, 'upgrade', 1400, RATES_1400);
+      const t = await sweep(servers.tailnetd, 'upgrade', 1400, RATES_1400);
+      results.D1 = { pipe: p, derper: d, tailnetd: t };
+      ceil = { pipe: p.ceiling_pps || p.peak_pps, derper: d.ceiling_pps || d.peak_pps, tailnetd: t.ceiling_pps || t.peak_pps };
+      rows.push(['D1 1400 B, pkt/s at ≤1 % loss', f0(d.ceiling_pps), f0(t.ceiling_pps), ratio(t.ceiling_pps, d.ceiling_pps), `pipe ${f0(p.ceiling_pps)} (tailnetd ${ratio(t.ceiling_pps, p.ceiling_pps)} of pipe)`]);
+      rows.push(['D1 … Gbit/s at ≤1 % loss', d.ceiling_gbps.toFixed(2), t.ceiling_gbps.toFixed(2), ratio(t.ceiling_gbps, d.ceiling_gbps), `pipe ${p.ceiling_gbps.toFixed(2)}`]);
+      rows.push(['D1 … peak delivered pkt/s (any loss)', f0(d.peak_pps), f0(t.peak_pps), ratio(t.peak_pps, d.peak_pps), `pipe ${f0(p.peak_pps)}`]);
+      rows.push(['D1 … server CPU s per GB', d.cpu_s_per_gb.toFixed(2), t.cpu_s_per_gb.toFixed(2), ratio(t.cpu_s_per_gb, d.cpu_s_per_gb), `pipe ${p.cpu_s_per_gb.toFixed(2)}`]);
+    }
+    if (want('D3')) {
+      const p = await sweep(servers.pipe, 'raw', 100, RATES_100);
+      const d = await sweep(servers.derper, 'upgrade', 100, RATES_100);
+      const t = await sweep(servers.tailnetd, 'upgrade', 100, RATES_100);
+      results.D3 = { pipe: p, derper: d, tailnetd: t };
+      rows.push(['D3 100 B, pkt/s at ≤1 % loss', f0(d.ceiling_pps), f0(t.ceiling_pps), ratio(t.ceiling_pps, d.ceiling_pps), `pipe ${f0(p.ceiling_pps)} (tailnetd ${ratio(t.ceiling_pps, p.ceiling_pps)} of pipe)`]);
+      rows.push(['D3 … peak delivered pkt/s', f0(d.peak_pps), f0(t.peak_pps), ratio(t.peak_pps, d.peak_pps), `pipe ${f0(p.peak_pps)}`]);
+    }
+    if (want('D8')) {
+      const d = await sweep(servers.derper, 'ws', 1400, RATES_1400);
+      const t = await sweep(servers.tailnetd, 'ws', 1400, RATES_1400);
+      results.D8 = { derper: d, tailnetd: t };
+      rows.push(['D8 WebSocket 1400 B, pkt/s at ≤1 % loss', f0(d.ceiling_pps), f0(t.ceiling_pps), ratio(t.ceiling_pps, d.ceiling_pps), ceil.tailnetd ? `tailnetd WS/upgrade ${ratio(t.ceiling_pps || t.peak_pps, ceil.tailnetd)}` : '']);
+    }
+    if (want('D4')) {
+      const lat: Record<string, Lat> = {};
+      for (const s of [servers.pipe, servers.derper, servers.tailnetd]) {
+        const tr = s.name === 'pipe' ? 'raw' : 'upgrade';
+        lat[`${s.name}_idle`] = await latencyRun(s, tr, 0);
+        lat[`${s.name}_50`] = await latencyRun(s, tr, ceil[s.name] > 0 ? ceil[s.name] * 0.5 : 50_000);
+        log(`${s.name} latency idle p99 ${lat[`${s.name}_idle`]?.p99_us.toFixed(0)} µs, at 50 % p99 ${lat[`${s.name}_50`]?.p99_us.toFixed(0)} µs`);
+      }
+      results.D4 = lat;
+      const row = (label: string, k: 'idle' | '50', q: 'p50_us' | 'p99_us' | 'p999_us'): string[] => {
+        const d = lat[`derper_${k}`]?.[q] ?? 0;
+        const t = lat[`tailnetd_${k}`]?.[q] ?? 0;
+        return [label, d.toFixed(0), t.toFixed(0), ratio(t, d), `pipe ${(lat[`pipe_${k}`]?.[q] ?? 0).toFixed(0)}`];
+      };
+      rows.push(row('D4 RTT idle p50 (µs)', 'idle', 'p50_us'));
+      rows.push(row('D4 RTT idle p99 (µs)', 'idle', 'p99_us'));
+      rows.push(row('D4 RTT idle p999 (µs)', 'idle', 'p999_us'));
+      rows.push(row('D4 RTT at 50 % of own ceiling p50 (µs)', '50', 'p50_us'));
+      rows.push(row('D4 RTT at 50 % of own ceiling p99 (µs)', '50', 'p99_us'));
+      rows.push(row('D4 RTT at 50 % of own ceiling p999 (µs)', '50', 'p999_us'));
+    }
+  } finally {
+    for (const s of Object.values(servers)) s.proc.kill('SIGTERM');
+    await sleep(1500);
+  }
+  results.elapsed_s = (Date.now() - started) / 1000;
+  writeFileSync(join(OUT, 'derp-results.json'), JSON.stringify(results, null, 2));
+  const header = ['bench', 'derper', 'tailnetd', 'tailnetd/derper', 'notes'];
+  const table = [header, header.map(() => '---'), ...rows].map((r) => `| ${r.join(' | ')} |`).join('\n');
+  const loadavg = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+  process.stdout.write(`\n${table}\n\nelapsed ${results.elapsed_s} s, load average at end ${loadavg}; raw results in bench/.out/derp-results.json\n`);
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`bench:derp failed: ${String(e instanceof Error ? e.stack : e)}\n`);
+  process.exit(1);
+});
