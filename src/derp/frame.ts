@@ -123,11 +123,24 @@ export function forwardPacketFrame(src: Uint8Array, dst: Uint8Array, packet: Uin
 /** Writes RecvPacket(src ‖ packet[pOff..]) at out[off]; returns the new offset. */
 export function writeRecvPacket(out: Buffer, off: number, src: Buffer, packet: Buffer, pOff: number): number {
   const n = packet.length - pOff;
-  let o = writeFrameHeader(out, off, FrameType.RecvPacket, KEY_LEN + n);
-  src.copy(out, o, 0, KEY_LEN);
+  const len = KEY_LEN + n;
+  out[off] = FrameType.RecvPacket;
+  out[off + 1] = len >>> 24;
+  out[off + 2] = (len >>> 16) & 0xff;
+  out[off + 3] = (len >>> 8) & 0xff;
+  out[off + 4] = len & 0xff;
+  let o = off + FRAME_HEADER_LEN;
+  // Plain loops/TypedArray#set: Buffer#copy's argument checks cost more than 32 bytes of copying.
+  for (let i = 0; i < KEY_LEN; i++) out[o + i] = src[i]!;
   o += KEY_LEN;
-  packet.copy(out, o, pOff);
+  if (n > 0) out.set(new Uint8Array(packet.buffer, packet.byteOffset + pOff, n), o);
   return o + n;
+}
+
+/** a[aOff..aOff+32) == b[bOff..bOff+32) */
+export function keyEquals(a: Uint8Array, aOff: number, b: Uint8Array, bOff: number): boolean {
+  for (let i = 0; i < KEY_LEN; i++) if (a[aOff + i] !== b[bOff + i]) return false;
+  return true;
 }
 
 export function recvPacketFrame(src: Uint8Array, packet: Uint8Array): Buffer {

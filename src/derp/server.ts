@@ -30,6 +30,7 @@ import {
   PeerGoneReason,
   ipTo16,
   isDisco,
+  keyEquals,
   peerPresentFrame,
   restartingFrame,
   serverKeyFrame,
@@ -415,7 +416,7 @@ export class DerpServer extends EventEmitter<DerpServerEvents> implements DerpSe
 
   private lookup(c: Conn, p: Buffer, off: number): ClientSet | undefined {
     const cached = c.lastDstSet;
-    if (cached !== null && !cached.dead && c.lastDst!.compare(p, off, off + KEY_LEN) === 0) return cached as ClientSet;
+    if (cached !== null && !cached.dead && keyEquals(c.lastDst!, 0, p, off)) return cached as ClientSet;
     const set = this.clients.get(p.toString('latin1', off, off + KEY_LEN));
     if (set) {
       if (c.lastDst === null) c.lastDst = Buffer.allocUnsafe(KEY_LEN);
