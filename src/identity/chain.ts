@@ -1,11 +1,13 @@
 import { X509Certificate } from 'node:crypto';
 import { rootCertificates } from 'node:tls';
+import * as asn1js from 'asn1js';
+import * as pkijs from 'pkijs';
 
 /**
  * Certificate path building for the Azure signer: leaf → (pinned, embedded or fetched)
  * intermediates → trusted root, with signatures checked by OpenSSL through
  * node:crypto X509Certificate, validity at the injected time, CA flag on every issuer
- * and a bounded depth. Untrusted intermediates are only ever candidates: a path must
+ * path-length constraints, and a bounded depth. Untrusted intermediates are only ever candidates: a path must
  * end at a configured root.
  */
 
@@ -54,6 +56,32 @@ function validAt(cert: X509Certificate, atMs: number): boolean {
 
 class ChainBudgetExceeded extends Error {}
 
+const pathLens = new WeakMap<X509Certificate, number | null>();
+
+/** basicConstraints pathLenConstraint (null when absent), which node:crypto does not expose. */
+function pathLenOf(cert: X509Certificate): number | null {
+  const cached = pathLens.get(cert);
+  if (cached !== undefined) return cached;
+  let value: number | null = null;
+  try {
+    const parsed = pkijs.Certificate.fromBER(cert.raw);
+    const bc = parsed.extensions?.find((e) => e.extnID === '2.5.29.19')?.parsedValue as pkijs.BasicConstraints | undefined;
+    const len = bc?.pathLenConstraint;
+    if (typeof len === 'number') value = len;
+    else if (len instanceof asn1js.Integer) value = len.valueBlock.valueDec;
+  } catch {
+    value = 0; // unreadable constraints: allow no CA below it
+  }
+  pathLens.set(cert, value);
+  return value;
+}
+
+/** May `issuer` sign the last element of `path`? It sits above path.length - 1 intermediates. */
+function pathLenAllows(issuer: X509Certificate, path: readonly X509Certificate[]): boolean {
+  const len = pathLenOf(issuer);
+  return len === null || path.length - 1 <= len;
+}
+
 export type ChainResult = { ok: true; path: X509Certificate[] } | { ok: false; reason: string };
 
 export function verifyChain(
@@ -72,12 +100,12 @@ export function verifyChain(
   const search = (cert: X509Certificate, path: X509Certificate[]): X509Certificate[] | null => {
     if (anchors.isRoot(cert)) return path;
     for (const root of anchors.issuersOf(cert)) {
-      if (validAt(root, atMs) && issuedBy(cert, root)) return [...path, root];
+      if (validAt(root, atMs) && pathLenAllows(root, path) && issuedBy(cert, root)) return [...path, root];
     }
     if (path.length >= MAX_CHAIN_DEPTH) return null;
     for (const next of candidates) {
       if (!next.ca || path.some((p) => p.fingerprint256 === next.fingerprint256)) continue;
-      if (!validAt(next, atMs) || !issuedBy(cert, next)) continue;
+      if (!validAt(next, atMs) || !pathLenAllows(next, path) || !issuedBy(cert, next)) continue;
       const found = search(next, [...path, next]);
       if (found) return found;
     }

@@ -243,6 +243,24 @@ describe('Azure identity verifier', () => {
 });
 
 
+describe('Azure chain path-length constraints', () => {
+  it('refuses a sub-CA below an intermediate whose pathLen is 0, accepts it under pathLen 1', async () => {
+    const r = await makeCert({ cn: 'PL Root', ca: true });
+    for (const [pathLen, expected] of [[0, /^chain_untrusted/], [1, /^ok$/]] as const) {
+      const top = await makeCert({ cn: `PL Top ${pathLen}`, ca: true, pathLen, issuer: r });
+      const sub = await makeCert({ cn: `PL Sub ${pathLen}`, ca: true, issuer: top });
+      const signer = await makeCert({ cn: 'metadata.azure.com', issuer: sub });
+      const v = new AzureVerifier({
+        clock: new ManualClock(Date.UTC(2026, 0, 1)),
+        roots: new TrustAnchors([new X509(r.pem)]),
+        intermediates: [top.pem, sub.pem],
+      });
+      const sig = b64(await makeSignedData({ content: Buffer.from(CONTENT), signer }));
+      expect(await code(v.verify(sig))).toMatch(expected);
+    }
+  });
+});
+
 describe('Azure chain search under attack', () => {
   it('stays bounded when the envelope carries many mutually-signing CA certificates', async () => {
     const realRoot = await makeCert({ cn: 'Real Root', ca: true });

@@ -44,6 +44,8 @@ export function toPem(der: Uint8Array): string {
 export interface CertSpec {
   cn: string;
   ca?: boolean;
+  /** basicConstraints pathLenConstraint of a CA. */
+  pathLen?: number;
   issuer?: TestCert;
   notBefore?: Date;
   notAfter?: Date;
@@ -63,7 +65,7 @@ export async function makeCert(spec: CertSpec): Promise<TestCert> {
   cert.notBefore.value = spec.notBefore ?? new Date(Date.UTC(2020, 0, 1));
   cert.notAfter.value = spec.notAfter ?? new Date(Date.UTC(2040, 0, 1));
   await cert.subjectPublicKeyInfo.importKey(keys.publicKey);
-  const bc = new pkijs.BasicConstraints({ cA: spec.ca ?? false });
+  const bc = new pkijs.BasicConstraints({ cA: spec.ca ?? false, ...(spec.pathLen !== undefined ? { pathLenConstraint: spec.pathLen } : {}) });
   cert.extensions = [
     new pkijs.Extension({ extnID: '2.5.29.19', critical: true, extnValue: bc.toSchema().toBER(false), parsedValue: bc }),
   ];
