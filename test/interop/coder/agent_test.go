@@ -17,6 +17,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -50,8 +51,9 @@ func TestRealAgent(t *testing.T) {
 	s := startServer(t)
 	user := s.createUser(t, "bob")
 	ws := s.createWorkspace(t, "bob", "dev", agentSpec{
-		Name: "main",
-		Auth: "token",
+		Name:      "main",
+		Auth:      "token",
+		Directory: "~",
 		Apps: []appSpec{{
 			Slug:        "web",
 			DisplayName: "Web",
@@ -74,6 +76,10 @@ func TestRealAgent(t *testing.T) {
 	}
 
 	agent := startAgent(t, s, ws.Agents[0].Token)
+	home, err := os.UserHomeDir()
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	var last codersdk.WorkspaceAgent
 	eventually(t, 60*time.Second, 250*time.Millisecond, "agent connected, ready, v"+coderVersion+", app healthy", func() error {
@@ -92,8 +98,8 @@ func TestRealAgent(t *testing.T) {
 		if a.Version != "v"+coderVersion {
 			problems = append(problems, fmt.Sprintf("version=%q", a.Version))
 		}
-		if a.ExpandedDirectory == "" {
-			problems = append(problems, "expanded_directory empty")
+		if a.ExpandedDirectory != home {
+			problems = append(problems, fmt.Sprintf("expanded_directory=%q, want %q", a.ExpandedDirectory, home))
 		}
 		if a.FirstConnectedAt == nil || a.LastConnectedAt == nil {
 			problems = append(problems, "first/last_connected_at missing")

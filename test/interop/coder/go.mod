@@ -7,6 +7,7 @@ require (
 	github.com/coder/coder v0.19.0
 	github.com/google/uuid v1.3.0
 	nhooyr.io/websocket v1.8.7
+	tailscale.com v1.32.2
 )
 
 require (
@@ -167,7 +168,6 @@ require (
 	gvisor.dev/gvisor v0.0.0-20221203005347-703fd9b7fbc0 // indirect
 	inet.af/peercred v0.0.0-20210906144145-0893ea02156a // indirect
 	storj.io/drpc v0.0.33-0.20220622181519-9206537a4db7 // indirect
-	tailscale.com v1.32.2 // indirect
 )
 
 // The replacements github.com/coder/coder v0.19.0 itself builds with (from its

@@ -69,7 +69,7 @@ func runMain(m *testing.M) int {
 	agentBin = os.Getenv("CODER_AGENT_BIN")
 	if agentBin == "" {
 		agentBin = filepath.Join(logRoot, "coder-agent")
-		build := exec.Command("go", "build", "-ldflags", "-X github.com/coder/coder/buildinfo.tag="+coderVersion, "-o", agentBin, "./cmd/coder-agent")
+		build := exec.Command("go", "build", "-buildvcs=false", "-ldflags", "-X github.com/coder/coder/buildinfo.tag="+coderVersion, "-o", agentBin, "./cmd/coder-agent")
 		build.Stdout, build.Stderr = os.Stderr, os.Stderr
 		if err := build.Run(); err != nil {
 			fmt.Fprintln(os.Stderr, "build coder-agent:", err)
@@ -136,15 +136,17 @@ func startServer(t *testing.T, extraEnv ...string) *server {
 	dataDir := t.TempDir()
 	port := freePort(t)
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	// tailnetd's own STUN responder on a free UDP port, advertised in the
+	// DERP map so the peers' netcheck measures against it (no internet here).
+	stun := fmt.Sprintf("127.0.0.1:%d", freeUDPPort(t))
 	env := append(os.Environ(),
 		"TAILNETD_HTTP_ADDRESS="+addr,
 		"TAILNETD_ACCESS_URL=http://"+addr,
 		"TAILNETD_DATA_DIR="+dataDir,
 		"TAILNETD_LOG_LEVEL=debug",
 		"TAILNETD_PROMETHEUS_ENABLE=false",
-		// No STUN: the machine has no internet and direct paths are not
-		// what is tested.
-		"TAILNETD_DERP_SERVER_STUN_ADDRESSES=disable",
+		"TAILNETD_STUN_ADDRESS="+stun,
+		"TAILNETD_DERP_SERVER_STUN_ADDRESSES="+stun,
 		// Short intervals keep scenarios fast; same meaning as coderd's.
 		"TAILNETD_AGENT_STATS_REFRESH_INTERVAL_MS=1000",
 		"TAILNETD_AGENT_CONNECTION_UPDATE_FREQUENCY_MS=1000",
@@ -220,6 +222,16 @@ func startServer(t *testing.T, extraEnv ...string) *server {
 	return s
 }
 
+func freeUDPPort(t *testing.T) int {
+	t.Helper()
+	c, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).Port
+}
+
 func freePort(t *testing.T) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -283,9 +295,10 @@ func (s *server) createUser(t *testing.T, username string) createdUser {
 
 // agentSpec is the provisioning shape of one agent (src/provisioning/schema.ts).
 type agentSpec struct {
-	Name string    `json:"name"`
-	Auth string    `json:"auth"`
-	Apps []appSpec `json:"apps,omitempty"`
+	Name      string    `json:"name"`
+	Auth      string    `json:"auth"`
+	Directory string    `json:"directory,omitempty"`
+	Apps      []appSpec `json:"apps,omitempty"`
 }
 
 type appSpec struct {

@@ -10,10 +10,14 @@ package interop
 // The client pings the agent and pushes 10 MiB over a tailnet TCP connection;
 // the agent peer answers with the SHA-256 of what it received. Run once with
 // DERP over `Upgrade: DERP` and once with DERP forced onto WebSockets
-// (TS_DEBUG_DERP_WS_CLIENT, read by the coder/tailscale DERP client per dial).
+// (TS_DEBUG_DERP_WS_CLIENT, read by the coder/tailscale DERP client per dial;
+// see websocketDialableDERPMap for the URL quirk of that client).
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"net/http"
 	"crypto/sha256"
 	"encoding/hex"
 	"io"
@@ -33,6 +37,8 @@ import (
 	"github.com/coder/coder/codersdk"
 	"github.com/coder/coder/codersdk/agentsdk"
 	"github.com/coder/coder/tailnet"
+
+	"tailscale.com/tailcfg"
 )
 
 const (
@@ -83,6 +89,9 @@ func testPeersOverDERP(t *testing.T, websocket bool) {
 	if md.DERPMap == nil || len(md.DERPMap.Regions) == 0 {
 		t.Fatalf("metadata derpmap has no regions: %+v", md.DERPMap)
 	}
+	if websocket {
+		websocketDialableDERPMap(md.DERPMap)
+	}
 	agentConn, err := tailnet.NewConn(&tailnet.Options{
 		Addresses:      []netip.Prefix{netip.PrefixFrom(codersdk.WorkspaceAgentIP, 128)},
 		DERPMap:        md.DERPMap,
@@ -113,6 +122,9 @@ func testPeersOverDERP(t *testing.T, websocket bool) {
 	// Client side: the era's own dial path (connection info, coordinate, wait
 	// for a disco pong).
 	client := s.userClient(user.APIKey)
+	if websocket {
+		client.HTTPClient = &http.Client{Transport: connectionInfoRewriter{base: http.DefaultTransport}}
+	}
 	conn, err := client.DialWorkspaceAgent(ctx, agentID, &codersdk.DialWorkspaceAgentOptions{
 		Logger:         clientLog,
 		BlockEndpoints: true,
@@ -178,6 +190,58 @@ func testPeersOverDERP(t *testing.T, websocket bool) {
 		t.Fatalf("agent coordinate socket ended during the test: %v", e)
 	default:
 	}
+}
+
+// websocketDialableDERPMap works around the March-2023 coder/tailscale DERP
+// client: when it dials DERP over WebSocket it uses the region's *first* node
+// (tailnetd, like coderd, puts STUN-only nodes first) and builds the URL as
+// https://<HostName>/derp, dropping DERPPort and ForceHTTP; only a node with an
+// empty HostName gets <IPv4>:<DERPPort> and http. So for the forced-WebSocket
+// variant the peers' maps list the relay node first and address it by IPv4.
+// The relay, path and WebSocket protocol are still tailnetd's.
+func websocketDialableDERPMap(m *tailcfg.DERPMap) {
+	for _, r := range m.Regions {
+		var relays, stun []*tailcfg.DERPNode
+		for _, n := range r.Nodes {
+			if n.STUNOnly {
+				stun = append(stun, n)
+				continue
+			}
+			if ip, err := netip.ParseAddr(n.HostName); err == nil && ip.Is4() {
+				n.IPv4, n.HostName = n.HostName, ""
+			}
+			relays = append(relays, n)
+		}
+		r.Nodes = append(relays, stun...)
+	}
+}
+
+// connectionInfoRewriter applies websocketDialableDERPMap to the DERP map of
+// GET /workspaceagents/{id}/connection, leaving every other request (the
+// coordinate WebSocket included) untouched.
+type connectionInfoRewriter struct{ base http.RoundTripper }
+
+func (c connectionInfoRewriter) RoundTrip(req *http.Request) (*http.Response, error) {
+	res, err := c.base.RoundTrip(req)
+	if err != nil || res.StatusCode != http.StatusOK || !strings.HasSuffix(req.URL.Path, "/connection") {
+		return res, err
+	}
+	defer res.Body.Close()
+	var info codersdk.WorkspaceAgentConnectionInfo
+	if err := json.NewDecoder(res.Body).Decode(&info); err != nil {
+		return nil, err
+	}
+	if info.DERPMap != nil {
+		websocketDialableDERPMap(info.DERPMap)
+	}
+	b, err := json.Marshal(info)
+	if err != nil {
+		return nil, err
+	}
+	res.Body = io.NopCloser(bytes.NewReader(b))
+	res.ContentLength = int64(len(b))
+	res.Header.Del("Content-Length")
+	return res, nil
 }
 
 // serveDigest answers each connection with the hex SHA-256 of everything
