@@ -34,3 +34,5 @@ export type { NodeKeyPair } from './key.js';
 export { DerpError, isDerpError } from './errors.js';
 export type { DerpErrorCode } from './errors.js';
 export { FrameType, PeerGoneReason, PeerPresentFlags, MAX_PACKET_SIZE, PROTOCOL_VERSION } from './frame.js';
+export { startMeshLink } from './mesh.js';
+export type { MeshLink, MeshLinkOptions } from './mesh.js';
