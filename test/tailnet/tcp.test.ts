@@ -329,3 +329,22 @@ describe('TCP close and reset', () => {
     void EMPTY;
   });
 });
+
+describe('PTY init header (spec §5.1)', () => {
+  it('a header written before the handshake completes is the head of the first data segment', async () => {
+    const h = setup();
+    const s = h.stack.connect(2);
+    const json = Buffer.from(JSON.stringify({ ID: '00000000-0000-4000-8000-000000000001', Height: 24, Width: 80, Command: 'x'.repeat(1100) }));
+    const header = Buffer.alloc(2 + json.length);
+    header.writeUInt16LE(json.length, 0);
+    json.copy(header, 2);
+    expect(header.length).toBeLessThanOrEqual(1220);
+    s.write(header);
+    s.write(Buffer.from('{"data":"ls\\r"}'));
+    await tick();
+    h.inject({ seq: RISS, ack: ISS + 1, flags: SYN | ACK, mss: 1220 });
+    const first = h.out.find((x) => x.payload.length > 0)!;
+    expect(first.seq).toBe(ISS + 1);
+    expect(Buffer.from(first.payload.subarray(0, header.length)).equals(header)).toBe(true);
+  });
+});
