@@ -253,6 +253,23 @@ func main() {
 		ok("cancel")
 	}
 
+	// 10. every finished RPC's yamux stream was closed on both sides: only this call's stream is open
+	{
+		time.Sleep(100 * time.Millisecond)
+		out, err := unary(ctx, sess, "/test.Echo/OpenStreams", nil)
+		if err != nil || unstr(out) != "1" {
+			fail("open streams: %q %v", unstr(out), err)
+		}
+		// The server's FIN for the call above arrives asynchronously.
+		for i := 0; i < 100 && sess.NumStreams() != 0; i++ {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if n := sess.NumStreams(); n != 0 {
+			fail("client streams left: %d", n)
+		}
+		ok("streams-closed")
+	}
+
 	// Give the server's keepalive a chance to ping us before hanging up.
 	time.Sleep(300 * time.Millisecond)
 	_ = sess.Close()
