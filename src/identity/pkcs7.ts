@@ -54,10 +54,10 @@ export function parseSignedData(der: Uint8Array): ParsedSignedData {
 function encapsulatedContent(sd: pkijs.SignedData): Uint8Array {
   const e = sd.encapContentInfo.eContent;
   if (!e) throw identityError('asn1_invalid', 'parse pkcs7: no signed content');
-  if (!e.idBlock.isConstructed) return new Uint8Array(e.valueBlock.valueHexView);
-  // BER constructed OCTET STRING: concatenation of its primitive pieces.
-  const parts = (e.valueBlock.value as asn1js.OctetString[]).map((p) => p.valueBlock.valueHexView);
-  return Buffer.concat(parts);
+  if (e.idBlock.tagClass !== 1 || e.idBlock.tagNumber !== 4) throw identityError('asn1_invalid', 'parse pkcs7: content is not an OCTET STRING');
+  // Exactly the bytes pkijs hashes when verifying (getValue joins BER constructed pieces),
+  // so what is parsed is what was signed.
+  return new Uint8Array(e.getValue());
 }
 
 /** The subject common name; exactly one CN attribute is required so there is nothing to choose. */
