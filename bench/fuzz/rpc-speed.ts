@@ -41,7 +41,7 @@ function protoBench(): void {
   };
   const n = 200_000;
   let t0 = performance.now();
-  let bytes = new Uint8Array(0);
+  let bytes: Uint8Array = new Uint8Array(0);
   for (let i = 0; i < n; i++) bytes = tailnet.CoordinateRequest.encode(req);
   const enc = n / ((performance.now() - t0) / 1000);
   t0 = performance.now();
