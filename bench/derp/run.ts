@@ -38,7 +38,7 @@ const want = (id: string): boolean => !only || only.has(id);
 const quick = argv.quick;
 const MEASURE = quick ? '2s' : '3s';
 
-type Target = 'derper' | 'tailnetd' | 'pipe';
+type Target = 'derper' | 'derper512' | 'tailnetd' | 'pipe';
 interface Server {
   name: Target;
   url: string;
@@ -107,6 +107,15 @@ async function startServers(): Promise<Record<Target, Server>> {
   });
   await waitLine(derper, 'stderr', /serving on/);
   derper.stderr?.resume();
+  // Same derper with the Coder fork's queue depth (512, tailnetd's default), to
+  // separate "drops under bursts" from forwarding speed.
+  const port512 = await freePort();
+  const derper512 = spawn('taskset', ['-c', '1', join(BIN, 'derper'), '-a', `127.0.0.1:${port512}`, '-http-port=-1', '-stun=false', '-c', keyFile], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, TS_DEBUG_DERP_PER_CLIENT_SEND_QUEUE_DEPTH: '512' },
+  });
+  await waitLine(derper512, 'stderr', /serving on/);
+  derper512.stderr?.resume();
 
   const nodeArgs = ['--import', 'tsx'];
   const profArgs = argv['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', join(OUT, 'prof')] : [];
@@ -125,6 +134,7 @@ async function startServers(): Promise<Record<Target, Server>> {
   const mk = (name: Target, url: string, proc: ChildProcess): Server => ({ name, url, proc, pid: proc.pid ?? 0 });
   return {
     derper: mk('derper', `http://127.0.0.1:${port}/derp`, derper),
+    derper512: mk('derper512', `http://127.0.0.1:${port512}/derp`, derper512),
     tailnetd: mk('tailnetd', tnUrl, tn),
     pipe: mk('pipe', pipeUrl, pipe),
   };
@@ -195,20 +205,10 @@ async function throughputRun(s: Server, transport: string, size: number, rate: n
   return { ...r, server_cpu_s, ok };
 }
 
-async function sweep(s: Server, transport: string, size: number, rates: number[]): Promise<Sweep> {
-  const runs: TpRun[] = [];
-  let fails = 0;
-  for (const rate of rates) {
-    const r = await throughputRun(s, transport, size, rate);
-    runs.push(r);
-    log(`${s.name} ${transport} ${size}B offered ${rate}: delivered ${Math.round(r.delivered_pps)} pps, loss ${(r.loss * 100).toFixed(2)} %, sent ${Math.round(r.sent_pps)}, server CPU ${r.server_cpu_s.toFixed(2)} s ${r.ok ? 'ok' : 'NOT sustained'}`);
-    // Stop after two runs that lose packets or fall well short of the offer.
-    fails = r.ok && r.delivered_pps >= 0.8 * rate ? 0 : fails + 1;
-    if (fails >= 2) break;
-  }
+function summarize(runs: TpRun[], size: number): Sweep {
   const okRuns = runs.filter((r) => r.ok);
   const best = okRuns.reduce<TpRun | null>((a, r) => (!a || r.delivered_pps > a.delivered_pps ? r : a), null);
-  const peak = Math.max(...runs.map((r) => r.delivered_pps));
+  const peak = Math.max(0, ...runs.map((r) => r.delivered_pps));
   const gb = best ? (best.delivered_pps * best.duration_s * size) / 1e9 : 0;
   return {
     runs,
@@ -217,6 +217,27 @@ async function sweep(s: Server, transport: string, size: number, rates: number[]
     peak_pps: peak,
     cpu_s_per_gb: best && gb > 0 ? best.server_cpu_s / gb : 0,
   };
+}
+
+/**
+ * Rate sweep of several servers, interleaved (every server at rate r before
+ * any at the next rate) so load from other tenants of the box hits all alike.
+ * A server drops out after two runs that lose > 1 % or deliver < 80 % of the offer.
+ */
+async function sweepAll(targets: Array<{ s: Server; transport: string }>, size: number, rates: number[]): Promise<Sweep[]> {
+  const runs: TpRun[][] = targets.map(() => []);
+  const fails = targets.map(() => 0);
+  for (const rate of rates) {
+    for (const [i, { s, transport }] of targets.entries()) {
+      if ((fails[i] ?? 0) >= 2) continue;
+      const r = await throughputRun(s, transport, size, rate);
+      runs[i]?.push(r);
+      log(`${s.name} ${transport} ${size}B offered ${rate}: delivered ${Math.round(r.delivered_pps)} pps, loss ${(r.loss * 100).toFixed(2)} %, sent ${Math.round(r.sent_pps)}, server CPU ${r.server_cpu_s.toFixed(2)} s${r.ok ? '' : ' (loss > 1 %)'}`);
+      fails[i] = r.ok && r.delivered_pps >= 0.8 * rate ? 0 : (fails[i] ?? 0) + 1;
+    }
+    if (fails.every((f) => f >= 2)) break;
+  }
+  return runs.map((r) => summarize(r, size));
 }
 
 interface Lat {
@@ -294,39 +315,62 @@ async function main(): Promise<void> {
       rows.push([`D7 connect storm ${n} (handshakes/s)`, f0(d.handshakes_per_s), f0(t.handshakes_per_s), ratio(t.handshakes_per_s, d.handshakes_per_s), '']);
       rows.push([`D7 … p99 time-to-ready (ms)`, d.p99_ms.toFixed(0), t.p99_ms.toFixed(0), ratio(t.p99_ms, d.p99_ms), `failed ${d.failed}/${t.failed}`]);
     }
-    let ceil: Record<Target, number> = { derper: 0, tailnetd: 0, pipe: 0 };
+    let ceil: Record<Target, number> = { derper: 0, derper512: 0, tailnetd: 0, pipe: 0 };
     if (want('D1') || want('D4') || want('D8')) {
-      const p = await sweep(servers.pipe, 'raw', 1400, RATES_1400);
-      const d = await sweep(servers.derper, 'upgrade', 1400, RATES_1400);
-      const t = await sweep(servers.tailnetd, 'upgrade', 1400, RATES_1400);
-      results.D1 = { pipe: p, derper: d, tailnetd: t };
-      ceil = { pipe: p.ceiling_pps || p.peak_pps, derper: d.ceiling_pps || d.peak_pps, tailnetd: t.ceiling_pps || t.peak_pps };
+      const [p, d, t, d5] = (await sweepAll(
+        [
+          { s: servers.pipe, transport: 'raw' },
+          { s: servers.derper, transport: 'upgrade' },
+          { s: servers.tailnetd, transport: 'upgrade' },
+          { s: servers.derper512, transport: 'upgrade' },
+        ],
+        1400,
+        RATES_1400,
+      )) as [Sweep, Sweep, Sweep, Sweep];
+      results.D1 = { pipe: p, derper: d, tailnetd: t, derper_queue512: d5 };
+      ceil = { pipe: p.ceiling_pps || p.peak_pps, derper: d.ceiling_pps || d.peak_pps, derper512: d5.ceiling_pps, tailnetd: t.ceiling_pps || t.peak_pps };
       rows.push(['D1 1400 B, pkt/s at ≤1 % loss', f0(d.ceiling_pps), f0(t.ceiling_pps), ratio(t.ceiling_pps, d.ceiling_pps), `pipe ${f0(p.ceiling_pps)} (tailnetd ${ratio(t.ceiling_pps, p.ceiling_pps)} of pipe)`]);
       rows.push(['D1 … Gbit/s at ≤1 % loss', d.ceiling_gbps.toFixed(2), t.ceiling_gbps.toFixed(2), ratio(t.ceiling_gbps, d.ceiling_gbps), `pipe ${p.ceiling_gbps.toFixed(2)}`]);
       rows.push(['D1 … peak delivered pkt/s (any loss)', f0(d.peak_pps), f0(t.peak_pps), ratio(t.peak_pps, d.peak_pps), `pipe ${f0(p.peak_pps)}`]);
+      rows.push(['D1 … vs derper with queue depth 512', f0(d5.ceiling_pps), f0(t.ceiling_pps), ratio(t.ceiling_pps, d5.ceiling_pps), `derper512 peak ${f0(d5.peak_pps)}`]);
       rows.push(['D1 … server CPU s per GB', d.cpu_s_per_gb.toFixed(2), t.cpu_s_per_gb.toFixed(2), ratio(t.cpu_s_per_gb, d.cpu_s_per_gb), `pipe ${p.cpu_s_per_gb.toFixed(2)}`]);
     }
     if (want('D3')) {
-      const p = await sweep(servers.pipe, 'raw', 100, RATES_100);
-      const d = await sweep(servers.derper, 'upgrade', 100, RATES_100);
-      const t = await sweep(servers.tailnetd, 'upgrade', 100, RATES_100);
+      const [p, d, t] = (await sweepAll(
+        [{ s: servers.pipe, transport: 'raw' }, { s: servers.derper, transport: 'upgrade' }, { s: servers.tailnetd, transport: 'upgrade' }],
+        100,
+        RATES_100,
+      )) as [Sweep, Sweep, Sweep];
       results.D3 = { pipe: p, derper: d, tailnetd: t };
       rows.push(['D3 100 B, pkt/s at ≤1 % loss', f0(d.ceiling_pps), f0(t.ceiling_pps), ratio(t.ceiling_pps, d.ceiling_pps), `pipe ${f0(p.ceiling_pps)} (tailnetd ${ratio(t.ceiling_pps, p.ceiling_pps)} of pipe)`]);
       rows.push(['D3 … peak delivered pkt/s', f0(d.peak_pps), f0(t.peak_pps), ratio(t.peak_pps, d.peak_pps), `pipe ${f0(p.peak_pps)}`]);
     }
     if (want('D8')) {
-      const d = await sweep(servers.derper, 'ws', 1400, RATES_1400);
-      const t = await sweep(servers.tailnetd, 'ws', 1400, RATES_1400);
+      const [d, t] = (await sweepAll(
+        [{ s: servers.derper, transport: 'ws' }, { s: servers.tailnetd, transport: 'ws' }],
+        1400,
+        RATES_1400,
+      )) as [Sweep, Sweep];
       results.D8 = { derper: d, tailnetd: t };
       rows.push(['D8 WebSocket 1400 B, pkt/s at ≤1 % loss', f0(d.ceiling_pps), f0(t.ceiling_pps), ratio(t.ceiling_pps, d.ceiling_pps), ceil.tailnetd ? `tailnetd WS/upgrade ${ratio(t.ceiling_pps || t.peak_pps, ceil.tailnetd)}` : '']);
     }
     if (want('D4')) {
+      // Three interleaved repetitions per case; the median of each percentile is reported.
+      const reps = quick ? 1 : 3;
+      const all: Record<string, Lat[]> = {};
+      for (let rep = 0; rep < reps; rep++) {
+        for (const s of [servers.pipe, servers.derper, servers.tailnetd]) {
+          const tr = s.name === 'pipe' ? 'raw' : 'upgrade';
+          (all[`${s.name}_idle`] ??= []).push(await latencyRun(s, tr, 0));
+          (all[`${s.name}_50`] ??= []).push(await latencyRun(s, tr, ceil[s.name] > 0 ? ceil[s.name] * 0.5 : 50_000));
+        }
+      }
+      const med = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
       const lat: Record<string, Lat> = {};
-      for (const s of [servers.pipe, servers.derper, servers.tailnetd]) {
-        const tr = s.name === 'pipe' ? 'raw' : 'upgrade';
-        lat[`${s.name}_idle`] = await latencyRun(s, tr, 0);
-        lat[`${s.name}_50`] = await latencyRun(s, tr, ceil[s.name] > 0 ? ceil[s.name] * 0.5 : 50_000);
-        log(`${s.name} latency idle p99 ${lat[`${s.name}_idle`]?.p99_us.toFixed(0)} µs, at 50 % p99 ${lat[`${s.name}_50`]?.p99_us.toFixed(0)} µs`);
+      for (const [k, v] of Object.entries(all)) {
+        const first = v[0] as Lat;
+        lat[k] = { ...first, p50_us: med(v.map((x) => x.p50_us)), p99_us: med(v.map((x) => x.p99_us)), p999_us: med(v.map((x) => x.p999_us)) };
+        log(`${k} RTT p50 ${lat[k]?.p50_us.toFixed(0)} p99 ${lat[k]?.p99_us.toFixed(0)} p999 ${lat[k]?.p999_us.toFixed(0)} µs (runs: ${v.map((x) => x.p99_us.toFixed(0)).join(', ')})`);
       }
       results.D4 = lat;
       const row = (label: string, k: 'idle' | '50', q: 'p50_us' | 'p99_us' | 'p999_us'): string[] => {

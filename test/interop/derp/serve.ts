@@ -40,7 +40,9 @@ const http = createServer((req, res) => {
 http.on('upgrade', (req, socket, head) => {
   if (!handleUpgrade(req, socket, head)) socket.destroy();
 });
-await new Promise<void>((resolve) => http.listen(Number(values.port), values.host, resolve));
+// Backlog like Go's listeners (somaxconn): Node's default of 511 turns a
+// connect storm into SYN retransmits.
+await new Promise<void>((resolve) => http.listen({ port: Number(values.port), host: values.host, backlog: 4096 }, resolve));
 const { port } = http.address() as AddressInfo;
 const base = `http://${values.host}:${port}`;
 
