@@ -1,7 +1,7 @@
 import { X509Certificate, createVerify, type KeyObject } from 'node:crypto';
 import { AWS_DEFAULT_CERTIFICATES } from './certs/aws-regions.js';
 import { identityError } from './errors.js';
-import { decodeStdBase64, isJsonObject, readDocumentString } from './fields.js';
+import { decodeStdBase64As, isJsonObject, readDocumentString } from './fields.js';
 
 /**
  * AWS EC2 instance identity: the agent posts the plain-text identity document and its
@@ -75,13 +75,7 @@ export class AwsVerifier {
     const instanceId = readDocumentString(parsed, 'instanceId', 'parse document');
     const accountId = readDocumentString(parsed, 'accountId', 'parse document');
 
-    let sig: Buffer;
-    try {
-      sig = decodeStdBase64(signature, this.maxSignatureBytes);
-    } catch (err) {
-      const e = err as { code?: string; detail?: string };
-      throw identityError(e.code === 'input_too_large' ? 'input_too_large' : 'bad_base64', `decode signature: ${e.detail ?? 'illegal base64 data'}`);
-    }
+    const sig = decodeStdBase64As('decode signature', signature, this.maxSignatureBytes);
 
     for (const { region, key } of this.keys) {
       if (createVerify('sha256').update(docBytes).verify(key, sig)) {

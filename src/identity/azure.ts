@@ -3,7 +3,7 @@ import type { Clock } from '../util/clock.js';
 import { checkAzureFreshness } from './azure-timestamp.js';
 import { TrustAnchors, verifyChain } from './chain.js';
 import { identityError } from './errors.js';
-import { decodeStdBase64, isJsonObject, readDocumentString } from './fields.js';
+import { decodeStdBase64As, isJsonObject, readDocumentString } from './fields.js';
 import { fetchIssuerCertificate, DEFAULT_ISSUER_HOSTS, type IssuerFetchOptions } from './issuer-fetch.js';
 import { commonNameOf, issuingCertificateUrls, parseSignedData, verifySignerSignature } from './pkcs7.js';
 
@@ -68,13 +68,7 @@ export class AzureVerifier {
     if (signature.length > Math.ceil(maxBytes / 3) * 4 + 4096) {
       throw identityError('input_too_large', `signature exceeds ${maxBytes} bytes`);
     }
-    let der: Buffer;
-    try {
-      der = decodeStdBase64(signature, maxBytes);
-    } catch (err) {
-      const e = err as { code?: string; detail?: string };
-      throw identityError(e.code === 'input_too_large' ? 'input_too_large' : 'bad_base64', `decode base64: ${e.detail ?? 'illegal base64 data'}`);
-    }
+    const der = decodeStdBase64As('decode base64', signature, maxBytes);
     const parsed = parseSignedData(der);
     const cn = commonNameOf(parsed.signer);
     if (!AZURE_SIGNER_CN.test(cn)) {

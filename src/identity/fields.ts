@@ -1,4 +1,4 @@
-import { identityError } from './errors.js';
+import { identityError, type IdentityError } from './errors.js';
 
 /**
  * Input helpers with Go encoding/json semantics for the three request bodies:
@@ -55,6 +55,16 @@ export function decodeStdBase64(text: string, maxDecodedBytes: number): Buffer {
   const pad = compact.endsWith('==') ? 2 : compact.endsWith('=') ? 1 : 0;
   if (compact.slice(0, compact.length - pad).includes('=')) throw identityError('bad_base64', 'illegal base64 data');
   return Buffer.from(compact, 'base64');
+}
+
+/** decodeStdBase64 whose error details carry a coderd-style prefix ("decode signature: ..."). */
+export function decodeStdBase64As(what: string, text: string, maxDecodedBytes: number): Buffer {
+  try {
+    return decodeStdBase64(text, maxDecodedBytes);
+  } catch (err) {
+    const e = err as IdentityError;
+    throw identityError(e.code, `${what}: ${e.detail}`);
+  }
 }
 
 /** Case-insensitive lookup of a string member of a parsed JSON document (Go struct decoding). */
