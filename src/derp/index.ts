@@ -36,3 +36,5 @@ export type { DerpErrorCode } from './errors.js';
 export { FrameType, PeerGoneReason, PeerPresentFlags, MAX_PACKET_SIZE, PROTOCOL_VERSION } from './frame.js';
 export { startMeshLink } from './mesh.js';
 export type { MeshLink, MeshLinkOptions } from './mesh.js';
+export { derpTlsServerOptions, derpMetaCertificate, selfSignedCertificate, derToPem } from './metacert.js';
+export type { DerpTlsOptions } from './metacert.js';

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -43,6 +43,7 @@ describe('keys', () => {
     expect(loadOrCreateServerKey(path).publicKey.toString('hex')).toBe(V.serverPub);
     writeFileSync(path, 'garbage');
     expect(() => loadOrCreateServerKey(path)).toThrow();
+    rmSync(dir, { recursive: true, force: true });
   });
   it('clamps generated keys', () => {
     const { privateKey } = keyPair();
