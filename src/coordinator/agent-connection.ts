@@ -57,12 +57,17 @@ export class AgentConnectionMonitor {
     }, this.timing.updateFrequencyMs);
   }
 
-  /** Stops the ticker and writes disconnected_at once pending writes finished. Never rejects. */
-  async stop(): Promise<void> {
+  /**
+   * Stops the ticker and, once pending writes finished, writes disconnected_at
+   * unless `record` is false (a newer socket of the same agent took over and
+   * keeps the row fresh). Never rejects.
+   */
+  async stop(record = true): Promise<void> {
     if (this.stopped) return this.chain;
     this.stopped = true;
     this.ticker?.cancel();
     await this.chain;
+    if (!record) return;
     let timer: TimerHandle | null = null;
     const timeout = new Promise<void>((resolve) => {
       timer = this.clock.setTimeout(resolve, this.timing.inactiveTimeoutMs);

@@ -62,7 +62,7 @@ export class FrameWriter {
   }
 
   private write(frame: Buffer): void {
-    if (this.socket.destroyed) return;
+    if (!this.socket.writable) return;
     this.lastWriteAt = this.opts.clock.now();
     this.opts.onWrite?.(frame.length);
     if (!this.socket.write(frame)) {

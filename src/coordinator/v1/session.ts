@@ -117,7 +117,7 @@ class V1Session implements PeerSink, KeepAlive {
       this.monitor.start();
     }
     const reason = await this.endPromise;
-    if (this.monitor !== null) await this.monitor.stop();
+    if (this.monitor !== null) await this.monitor.stop(reason !== 'overwritten');
     return reason;
   }
 

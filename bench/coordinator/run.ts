@@ -1,0 +1,368 @@
+/**
+ * Coordinator benchmarks (perf-anchors.md §2: C1, C2, C5, C6).
+ *
+ *   run.ts ──fork──► server-child (coord | ws | sio ×2 + Redis)
+ *          ──fork──► loadgen-child ×2 (raw-WebSocket receivers, paced senders, C1 peers)
+ *
+ * Usage: node --import tsx bench/coordinator/run.ts [--quick] [--only=C1,C2,C5,C6] [--write]
+ * --write replaces the "## Coordinator" section of bench/RESULTS.md.
+ */
+import { readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { cpus, loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { Child } from './ipc.js';
+import { coreCostPerUpdate } from './core-scale.js';
+
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const only = (args.find((a) => a.startsWith('--only='))?.slice(7) ?? 'C1,C2,C5,C6').split(',');
+const write = args.includes('--write');
+const lines: string[] = [];
+const out = (s: string): void => {
+  console.log(s);
+  lines.push(s);
+};
+
+interface ServerStats {
+  cpuMicros: number;
+  rss: number;
+  heapUsed: number;
+  peers: number;
+}
+interface GenStats {
+  frames: number;
+  samples: number[];
+  seen: number;
+}
+
+function pct(xs: number[], p: number): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] as number;
+}
+const f1 = (x: number): string => (Number.isFinite(x) ? x.toFixed(1) : '–');
+const f2 = (x: number): string => (Number.isFinite(x) ? x.toFixed(2) : '–');
+const k = (x: number): string => (x >= 1000 ? `${(x / 1000).toFixed(1)}k` : x.toFixed(0));
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+type System = 'coord' | 'ws' | 'sio';
+
+interface Deployment {
+  servers: Child[];
+  ports: number[];
+  stop(): void;
+}
+
+async function deploy(system: System): Promise<Deployment> {
+  const n = system === 'sio' ? 2 : 1;
+  const key = `bench-coord-${randomUUID()}`;
+  const servers = Array.from({ length: n }, () => new Child('./server-child.ts', [system, key]));
+  const ports: number[] = [];
+  for (const s of servers) ports.push((await s.call<{ port: number }>('start')).port);
+  return { servers, ports, stop: () => servers.forEach((s) => s.kill()) };
+}
+
+function agentUrl(system: System, port: number, agentId: string): string {
+  return system === 'sio'
+    ? `ws://127.0.0.1:${port}/socket.io/?EIO=4&transport=websocket&role=agent&agent=${agentId}`
+    : `ws://127.0.0.1:${port}/api/v2/workspaceagents/me/coordinate?agent=${agentId}`;
+}
+function clientUrl(system: System, port: number, agentId: string): string {
+  return system === 'sio'
+    ? `ws://127.0.0.1:${port}/socket.io/?EIO=4&transport=websocket&role=client&agent=${agentId}`
+    : `ws://127.0.0.1:${port}/api/v2/workspaceagents/${agentId}/coordinate?client=${randomUUID()}`;
+}
+
+async function serverStats(d: Deployment): Promise<ServerStats> {
+  const all = await Promise.all(d.servers.map((s) => s.call<ServerStats>('stats')));
+  return all.reduce((a, b) => ({ cpuMicros: a.cpuMicros + b.cpuMicros, rss: a.rss + b.rss, heapUsed: a.heapUsed + b.heapUsed, peers: a.peers + b.peers }));
+}
+
+// ---------------------------------------------------------------- C2
+interface StepResult {
+  rate: number;
+  offered: number;
+  delivered: number;
+  p50: number;
+  p99: number;
+  cpu: number;
+  /** Delivered frames per server CPU-second (capacity per core, generator-independent). */
+  perCore: number;
+}
+
+async function c2(system: System, receiversN: number, rates: number[], stepMs: number): Promise<{ steps: StepResult[]; best: StepResult | null; perCore: number }> {
+  const d = await deploy(system);
+  const gen = new Child('./loadgen-child.ts');
+  const snd = new Child('./loadgen-child.ts');
+  try {
+    const agentId = randomUUID();
+    await snd.call('senderOpen', { system, url: agentUrl(system, d.ports[0] as number, agentId) });
+    const urls = Array.from({ length: receiversN }, (_, i) => clientUrl(system, d.ports[i % d.ports.length] as number, agentId));
+    await gen.call('recvOpen', { system, urls, sampleEvery: 10, base: 0 });
+    await sleep(300);
+    await snd.call('senderRun', { rate: rates[0], ms: 1000 }); // warm-up
+    await sleep(500);
+    await gen.call('stats', { reset: true });
+    const steps: StepResult[] = [];
+    let best: StepResult | null = null;
+    let failures = 0;
+    for (const rate of rates) {
+      const s0 = await serverStats(d);
+      const t0 = performance.now();
+      const sent = await snd.call<number>('senderRun', { rate, ms: stepMs });
+      await sleep(400); // let the tail drain into this step
+      const el = (performance.now() - t0) / 1000;
+      const s1 = await serverStats(d);
+      const g = await gen.call<GenStats>('stats', { reset: true });
+      const r: StepResult = {
+        rate,
+        offered: (sent * receiversN) / (stepMs / 1000),
+        delivered: g.frames / (stepMs / 1000),
+        p50: pct(g.samples, 50),
+        p99: pct(g.samples, 99),
+        cpu: (s1.cpuMicros - s0.cpuMicros) / 1e6 / el,
+        perCore: 0,
+      };
+      r.perCore = g.frames / ((s1.cpuMicros - s0.cpuMicros) / 1e6);
+      steps.push(r);
+      const ok = r.p99 <= 100 && g.frames >= 0.97 * sent * receiversN;
+      if (ok && (best === null || r.delivered > best.delivered)) best = r;
+      // A shared machine produces outliers: stop after two failing steps in a row.
+      failures = ok ? 0 : failures + 1;
+      if (failures >= 2) break;
+      await sleep(300);
+    }
+    const loaded = steps.filter((x) => x.cpu >= 0.1).map((x) => x.perCore);
+    return { steps, best, perCore: pct(loaded.length > 0 ? loaded : steps.map((x) => x.perCore), 50) };
+  } finally {
+    await gen.call('closeAll').catch(() => {});
+    await snd.call('closeAll').catch(() => {});
+    gen.kill();
+    snd.kill();
+    d.stop();
+  }
+}
+
+// ---------------------------------------------------------------- peers (C1, C5, C6)
+async function connectPairs(system: System, d: Deployment, pairs: number, agentsGen: Child, clientsGen: Child): Promise<void> {
+  const ids = Array.from({ length: pairs }, () => randomUUID());
+  const port = d.ports[0] as number;
+  await agentsGen.call('peersOpen', { urls: ids.map((id) => agentUrl(system, port, id)), base: 0 });
+  await clientsGen.call('peersOpen', { urls: ids.map((id) => clientUrl(system, port, id)), base: 20 });
+}
+
+async function c1(pairs: number, ms: number): Promise<Record<string, number>> {
+  const d = await deploy('coord');
+  const ga = new Child('./loadgen-child.ts');
+  const gc = new Child('./loadgen-child.ts');
+  try {
+    const base = await d.servers[0]!.call<{ rss: number }>('gc');
+    await connectPairs('coord', d, pairs, ga, gc);
+    await ga.call('peersSendOnce');
+    await gc.call('peersSendOnce');
+    await sleep(1000);
+    const after = await d.servers[0]!.call<{ rss: number }>('gc');
+    await ga.call('stats', { reset: true });
+    await gc.call('stats', { reset: true });
+    const s0 = await serverStats(d);
+    const t0 = performance.now();
+    const [sa, sc] = await Promise.all([
+      ga.call<number>('peersRun', { ms, periodMs: 23_000, burstFraction: 0.01 }),
+      gc.call<number>('peersRun', { ms, periodMs: 23_000, burstFraction: 0.01 }),
+    ]);
+    await sleep(300);
+    const el = (performance.now() - t0) / 1000;
+    const s1 = await serverStats(d);
+    const a = await ga.call<GenStats>('stats', { reset: true });
+    const c = await gc.call<GenStats>('stats', { reset: true });
+    const samples = a.samples.concat(c.samples);
+    return {
+      peers: pairs * 2,
+      sent: sa + sc,
+      delivered: a.frames + c.frames,
+      p50: pct(samples, 50),
+      p99: pct(samples, 99),
+      max: pct(samples, 100),
+      cpuPct: ((s1.cpuMicros - s0.cpuMicros) / 1e6 / el) * 100,
+      rssPerPeer: (after.rss - base.rss) / (pairs * 2),
+      rssMB: s1.rss / 1e6,
+    };
+  } finally {
+    await ga.call('closeAll').catch(() => {});
+    await gc.call('closeAll').catch(() => {});
+    ga.kill();
+    gc.kill();
+    d.stop();
+  }
+}
+
+async function c5(pairs: number, rate: number, ms: number): Promise<Record<string, number>> {
+  const d = await deploy('coord');
+  const ga = new Child('./loadgen-child.ts');
+  const gc = new Child('./loadgen-child.ts');
+  try {
+    await connectPairs('coord', d, pairs, ga, gc);
+    await ga.call('peersSendOnce');
+    await gc.call('peersSendOnce');
+    await sleep(1000);
+    await ga.call('stats', { reset: true });
+    await gc.call('stats', { reset: true });
+    const periodMs = ((pairs * 2) / rate) * 1000;
+    const s0 = await serverStats(d);
+    const [sa, sc] = await Promise.all([
+      ga.call<number>('peersRun', { ms, periodMs, burstFraction: 0 }),
+      gc.call<number>('peersRun', { ms, periodMs, burstFraction: 0 }),
+    ]);
+    await sleep(300);
+    const s1 = await serverStats(d);
+    const a = await ga.call<GenStats>('stats', { reset: true });
+    const c = await gc.call<GenStats>('stats', { reset: true });
+    const sent = sa + sc;
+    return {
+      peers: pairs * 2,
+      sent,
+      usPerUpdate: (s1.cpuMicros - s0.cpuMicros) / sent,
+      p99: pct(a.samples.concat(c.samples), 99),
+      delivered: a.frames + c.frames,
+    };
+  } finally {
+    await ga.call('closeAll').catch(() => {});
+    await gc.call('closeAll').catch(() => {});
+    ga.kill();
+    gc.kill();
+    d.stop();
+  }
+}
+
+async function c6(system: 'coord' | 'ws', pairs: number): Promise<number> {
+  const d = await deploy(system);
+  const ga = new Child('./loadgen-child.ts');
+  const gc = new Child('./loadgen-child.ts');
+  try {
+    const base = await d.servers[0]!.call<{ rss: number }>('gc');
+    await connectPairs(system, d, pairs, ga, gc);
+    await ga.call('peersSendOnce');
+    await gc.call('peersSendOnce');
+    await sleep(1500);
+    const after = await d.servers[0]!.call<{ rss: number }>('gc');
+    return (after.rss - base.rss) / (pairs * 2);
+  } finally {
+    await ga.call('closeAll').catch(() => {});
+    await gc.call('closeAll').catch(() => {});
+    ga.kill();
+    gc.kill();
+    d.stop();
+  }
+}
+
+// ---------------------------------------------------------------- main
+async function main(): Promise<void> {
+  const started = Date.now();
+  out(`Machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, Node ${process.version}, load average at start ${loadavg().map((x) => x.toFixed(1)).join(' ')} (shared machine)`);
+  out('');
+  if (only.includes('C2')) {
+    const receivers = quick ? 200 : 250;
+    const rates = quick ? [20, 80, 160] : [40, 80, 160, 240, 320, 480, 640, 960];
+    const stepMs = quick ? 1500 : 3000;
+    out(`### C2 fan-out ramp: 1 agent → ${receivers} clients, ~420 B nodes, ${stepMs / 1000} s steps; max delivered/s with p99 ≤ 100 ms`);
+    out('');
+    out('| system | updates/s in | delivered/s | p50 ms | p99 ms | server CPU (cores) | frames per server CPU-s |');
+    out('|---|---|---|---|---|---|---|');
+    const best: Partial<Record<System, number>> = {};
+    const perCore: Partial<Record<System, number>> = {};
+    for (const system of ['coord', 'ws', 'sio'] as System[]) {
+      const r = await c2(system, receivers, rates, stepMs);
+      for (const s of r.steps) out(`| ${system} | ${s.rate} | ${k(s.delivered)} | ${f1(s.p50)} | ${f1(s.p99)} | ${f2(s.cpu)} | ${k(s.perCore)} |`);
+      best[system] = r.best?.delivered ?? 0;
+      perCore[system] = r.perCore;
+    }
+    out('');
+    out(`| C2 max delivered/s (p99 ≤ 100 ms) | tailnetd | bare ws | socket.io+redis (2 procs) | ÷ bare ws | ÷ socket.io |`);
+    out('|---|---|---|---|---|---|');
+    out(`| | ${k(best.coord ?? 0)} | ${k(best.ws ?? 0)} | ${k(best.sio ?? 0)} | ${f2((best.coord ?? 0) / (best.ws || NaN))} (target ≥ 0.6) | ${f2((best.coord ?? 0) / (best.sio || NaN))} (target ≥ 1.5) |`);
+    out(`| C2 frames per server CPU-second (median of loaded steps) | ${k(perCore.coord ?? 0)} | ${k(perCore.ws ?? 0)} | ${k(perCore.sio ?? 0)} (both procs) | ${f2((perCore.coord ?? 0) / (perCore.ws || NaN))} | ${f2((perCore.coord ?? 0) / (perCore.sio || NaN))} |`);
+    out('');
+  }
+  if (only.includes('C1')) {
+    const pairs = quick ? 500 : 5000;
+    const ms = quick ? 10_000 : 60_000;
+    const r = await c1(pairs, ms);
+    out(`### C1 steady: ${pairs} agents + ${pairs} clients, 1 update/peer/~23 s + 1 % bursts every 5 s, ${ms / 1000} s window`);
+    out('');
+    out('| peers | updates sent | delivered | p50 ms | p99 ms | max ms | server CPU % | RSS/peer (connected, 1 node each) |');
+    out('|---|---|---|---|---|---|---|---|');
+    out(`| ${r.peers} | ${r.sent} | ${r.delivered} | ${f2(r.p50 as number)} | ${f2(r.p99 as number)} | ${f1(r.max as number)} | ${f1(r.cpuPct as number)} | ${f1((r.rssPerPeer as number) / 1000)} KB |`);
+    out('');
+  }
+  if (only.includes('C5')) {
+    const sizes = quick ? [500, 2500] : [500, 2500, 9000]; // pairs (peers = 2×); 9000 pairs = 18k sockets, the fd ceiling here
+    const rate = quick ? 500 : 1000;
+    const ms = quick ? 4000 : 8000;
+    out(`### C5 scale invariance (sockets): ${rate} updates/s, server CPU per update`);
+    out('');
+    out('| peers | updates | server CPU µs/update | ratio to smallest | p99 ms |');
+    out('|---|---|---|---|---|');
+    let first = 0;
+    for (const pairs of sizes) {
+      const r = await c5(pairs, rate, ms);
+      first ||= r.usPerUpdate as number;
+      out(`| ${r.peers} | ${r.sent} | ${f1(r.usPerUpdate as number)} | ${f2((r.usPerUpdate as number) / first)} | ${f2(r.p99 as number)} |`);
+    }
+    out('');
+    out('### C5 scale invariance (core only: decode + fan-out + v1 encode, in-process)');
+    out('');
+    out('| peers | ns/update | ratio to 1k | heap/peer |');
+    out('|---|---|---|---|');
+    let base = 0;
+    for (const n of [1000, 10_000, 50_000]) {
+      const r = coreCostPerUpdate(n, quick ? 50_000 : 200_000);
+      base ||= r.nsPerUpdate;
+      out(`| ${k(n)} | ${r.nsPerUpdate.toFixed(0)} | ${f2(r.nsPerUpdate / base)} | ${(r.heapPerPeer / 1000).toFixed(2)} KB |`);
+    }
+    out('');
+  }
+  if (only.includes('C6')) {
+    const pairs = quick ? 1000 : 5000;
+    const ours = await c6('coord', pairs);
+    const bare = await c6('ws', pairs);
+    out(`### C6 idle memory: ${pairs * 2} peers (1 node each), server RSS growth after GC ÷ peers`);
+    out('');
+    out('| tailnetd | bare ws | ratio | target |');
+    out('|---|---|---|---|');
+    out(`| ${f1(ours / 1000)} KB | ${f1(bare / 1000)} KB | ${f2(ours / bare)} | ≤ 14 KB, ≤ 2× bare ws |`);
+    out('');
+  }
+  out(`Total bench time ${((Date.now() - started) / 1000).toFixed(0)} s.`);
+  if (write) writeResults();
+}
+
+function writeResults(): void {
+  const file = fileURLToPath(new URL('../RESULTS.md', import.meta.url));
+  const section = [
+    '## Coordinator',
+    '',
+    'Command: `node --import tsx bench/coordinator/run.ts --write` (≈ 6 min; `--quick` for a smoke run, `--only=C2,C5`).',
+    'Load generators are separate processes on the same 2 vCPUs as the servers (shared with other work), so absolute figures are lower bounds; ratios are from the same run.',
+    '',
+    ...lines,
+    '',
+  ].join('\n');
+  let text = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmark results\n\n';
+  const start = text.indexOf('## Coordinator');
+  if (start >= 0) {
+    const next = text.indexOf('\n## ', start + 5);
+    text = text.slice(0, start) + section + (next >= 0 ? text.slice(next + 1) : '');
+  } else {
+    text = text.replace(/\n*$/, '\n\n') + section;
+  }
+  writeFileSync(file, text);
+}
+
+main().then(
+  () => process.exit(0),
+  (e) => {
+    console.error(e);
+    process.exit(1);
+  },
+);
