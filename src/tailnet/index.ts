@@ -30,3 +30,18 @@ export { DEFAULT_MSS, TcpConnection, type TcpEvents, type TcpOptions, type TcpSt
 export { TailnetSocket, type TailnetSocketInit } from './tcp-socket.js';
 export { TcpStack, systemStackRandom, type ConnectOptions, type TcpStackOptions, type TcpStackRandom } from './stack.js';
 export { parseIpv6, formatIpv6 } from '../wireguard/allowed-ips.js';
+export {
+  AGENT_IP,
+  AGENT_PORT_SSH,
+  AGENT_PORT_RECONNECTING_PTY,
+  AGENT_PORT_SPEEDTEST,
+  AGENT_PORT_HTTP_API,
+  type AgentPeerInfo,
+  type OwnNodeInput,
+  agentPeerFromNode,
+  generateTailnetAddress,
+  ownNode,
+  ownNodeJson,
+  randomNodeId,
+} from './node.js';
+export { DerpLink, deviceOverDerp, type DerpLinkStats } from './derp-link.js';
