@@ -87,3 +87,4 @@ export * as proto from './proto/index.js';
 export type { MessageCodec } from './proto/schema.js';
 export { tailnet, agent, google } from './proto/index.js';
 export * as convert from './convert/index.js';
+export { registerAgentService, registerTailnetService, type AgentServiceImpl, type TailnetServiceImpl } from './services/index.js';

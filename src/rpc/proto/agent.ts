@@ -586,3 +586,131 @@ export const AgentMethods = {
   UpdateAppStatus: '/coder.agent.v2.Agent/UpdateAppStatus',
   PushContextState: '/coder.agent.v2.Agent/PushContextState',
 } as const;
+
+// ---- Sub-agent creation (2.6+) ---------------------------------------------
+
+export const DisplayApp = { VSCODE: 0, VSCODE_INSIDERS: 1, WEB_TERMINAL: 2, SSH_HELPER: 3, PORT_FORWARDING_HELPER: 4 } as const;
+export const SubAgentAppOpenIn = { SLIM_WINDOW: 0, TAB: 1 } as const;
+/** Note: numbered differently from WorkspaceApp's SharingLevel. */
+export const SubAgentAppShare = { OWNER: 0, AUTHENTICATED: 1, PUBLIC: 2, ORGANIZATION: 3 } as const;
+
+export interface SubAgentAppHealthcheck {
+  interval: number;
+  threshold: number;
+  url: string;
+}
+export const SubAgentAppHealthcheck = message<SubAgentAppHealthcheck>('coder.agent.v2.CreateSubAgentRequest.App.Healthcheck', [
+  scalar(1, 'interval', 'int32'),
+  scalar(2, 'threshold', 'int32'),
+  scalar(3, 'url', 'string'),
+]);
+
+export interface SubAgentApp {
+  slug: string;
+  command?: string;
+  displayName?: string;
+  external?: boolean;
+  group?: string;
+  healthcheck?: SubAgentAppHealthcheck;
+  hidden?: boolean;
+  icon?: string;
+  openIn?: number;
+  order?: number;
+  share?: number;
+  subdomain?: boolean;
+  url?: string;
+}
+export const SubAgentApp = message<SubAgentApp>('coder.agent.v2.CreateSubAgentRequest.App', [
+  scalar(1, 'slug', 'string'),
+  optional(2, 'command', 'string'),
+  optional(3, 'displayName', 'string'),
+  optional(4, 'external', 'bool'),
+  optional(5, 'group', 'string'),
+  msg(6, 'healthcheck', () => SubAgentAppHealthcheck),
+  optional(7, 'hidden', 'bool'),
+  optional(8, 'icon', 'string'),
+  optional(9, 'openIn', 'enum'),
+  optional(10, 'order', 'int32'),
+  optional(11, 'share', 'enum'),
+  optional(12, 'subdomain', 'bool'),
+  optional(13, 'url', 'string'),
+]);
+
+export interface CreateSubAgentRequest {
+  name: string;
+  directory: string;
+  architecture: string;
+  operatingSystem: string;
+  apps: SubAgentApp[];
+  displayApps: number[];
+  id?: Uint8Array;
+}
+export const CreateSubAgentRequest = message<CreateSubAgentRequest>('coder.agent.v2.CreateSubAgentRequest', [
+  scalar(1, 'name', 'string'),
+  scalar(2, 'directory', 'string'),
+  scalar(3, 'architecture', 'string'),
+  scalar(4, 'operatingSystem', 'string'),
+  msgs(5, 'apps', () => SubAgentApp),
+  repeated(6, 'displayApps', 'enum'),
+  optional(7, 'id', 'bytes'),
+]);
+
+export interface AppCreationError {
+  index: number;
+  field?: string;
+  error: string;
+}
+export const AppCreationError = message<AppCreationError>('coder.agent.v2.CreateSubAgentResponse.AppCreationError', [
+  scalar(1, 'index', 'int32'),
+  optional(2, 'field', 'string'),
+  scalar(3, 'error', 'string'),
+]);
+
+export interface CreateSubAgentResponse {
+  agent?: SubAgent;
+  appCreationErrors: AppCreationError[];
+}
+export const CreateSubAgentResponse = message<CreateSubAgentResponse>('coder.agent.v2.CreateSubAgentResponse', [
+  msg(1, 'agent', () => SubAgent),
+  msgs(2, 'appCreationErrors', () => AppCreationError),
+]);
+
+// ---- Boundary logs (2.7 / 2.9) ----------------------------------------------
+
+export interface BoundaryHttpRequest {
+  method: string;
+  url: string;
+  matchedRule: string;
+}
+export const BoundaryHttpRequest = message<BoundaryHttpRequest>('coder.agent.v2.BoundaryLog.HttpRequest', [
+  scalar(1, 'method', 'string'),
+  scalar(2, 'url', 'string'),
+  scalar(3, 'matchedRule', 'string'),
+]);
+
+export interface BoundaryLog {
+  allowed: boolean;
+  time?: Timestamp;
+  /** oneof resource */
+  httpRequest?: BoundaryHttpRequest;
+  sequenceNumber: number;
+}
+export const BoundaryLog = message<BoundaryLog>('coder.agent.v2.BoundaryLog', [
+  scalar(1, 'allowed', 'bool'),
+  msg(2, 'time', () => Timestamp),
+  msg(3, 'httpRequest', () => BoundaryHttpRequest),
+  scalar(4, 'sequenceNumber', 'int32'),
+]);
+
+export interface ReportBoundaryLogsRequest {
+  logs: BoundaryLog[];
+  sessionId: string;
+  confinedProcessName: string;
+}
+export const ReportBoundaryLogsRequest = message<ReportBoundaryLogsRequest>('coder.agent.v2.ReportBoundaryLogsRequest', [
+  msgs(1, 'logs', () => BoundaryLog),
+  scalar(2, 'sessionId', 'string'),
+  scalar(3, 'confinedProcessName', 'string'),
+]);
+export type ReportBoundaryLogsResponse = Record<string, never>;
+export const ReportBoundaryLogsResponse = message<ReportBoundaryLogsResponse>('coder.agent.v2.ReportBoundaryLogsResponse', []);
