@@ -91,7 +91,8 @@ describe.each(BACKENDS)('GET /workspaceagents/{agent} (%s)', (backend) => {
 
   it('connecting → timeout after connection_timeout_seconds without a first connection; 0 never times out', async () => {
     const b = await s.workspace(owner.username, [{ name: 'slow', connection_timeout_seconds: 10 }, { name: 'patient', connection_timeout_seconds: 0 }]);
-    const [slow, patient] = b.agents as [{ id: string }, { id: string }];
+    const slow = b.agents[0]!;
+    const patient = b.agents[1]!;
     clock.advance(10_000);
     expect((await get(slow.id))['status']).toBe('connecting'); // exactly the timeout: not yet
     clock.advance(1);

@@ -43,7 +43,7 @@ describe.each(BACKENDS)('bad input (%s)', (backend) => {
     await s.stop();
   });
 
-  const post = (path: string, body: BodyInit, headers: Record<string, string> = {}) => s.request(path, { method: 'POST', token, body, headers });
+  const post = (path: string, body: string | Buffer, headers: Record<string, string> = {}) => s.request(path, { method: 'POST', token, body, headers });
 
   it('malformed JSON → 400 "Request body must be valid JSON." (empty body: detail "EOF")', async () => {
     await expectError(await post(LIFECYCLE, ''), 400, 'Request body must be valid JSON.', 'EOF');

@@ -8,7 +8,6 @@ import { OAuth2Server } from 'oauth2-mock-server';
 import { BACKENDS } from '../helpers/backends.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { ManualClock } from '../../src/util/clock.js';
-import type { MemoryPubsub } from '../../src/pubsub/pubsub.js';
 import { expectError, okJson } from './util.js';
 
 interface Creds {
@@ -200,7 +199,7 @@ describe.each(BACKENDS)('git auth (%s)', (backend) => {
 
     it('listen: released (unsubscribed) when the client goes away', async () => {
       const p = await addProvider('github');
-      const pubsub = s.app.pubsub as unknown as MemoryPubsub & { channels: Map<string, Set<unknown>> };
+      const pubsub = s.app.pubsub as unknown as { channels: Map<string, Set<unknown>> };
       const listeners = () => pubsub.channels.get('gitauth')?.size ?? 0;
       const before = listeners();
       const ac = new AbortController();
