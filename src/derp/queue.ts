@@ -3,6 +3,10 @@
  * arrays in a ring (no per-packet object), grown lazily up to the cap so an
  * idle connection costs a few hundred bytes.
  */
+const NO_BUFS: (Buffer | undefined)[] = [];
+const NO_U8 = new Uint8Array(0);
+const NO_F64 = new Float64Array(0);
+
 export class PacketQueue {
   head = 0;
   size = 0;
@@ -12,12 +16,12 @@ export class PacketQueue {
   src: (Buffer | undefined)[];
   at: Float64Array;
 
-  constructor(readonly cap: number, initial = 4) {
-    const n = Math.max(1, Math.min(cap, initial));
-    this.pay = new Array<Buffer | undefined>(n);
-    this.off = new Uint8Array(n);
-    this.src = new Array<Buffer | undefined>(n);
-    this.at = new Float64Array(n);
+  /** Storage is allocated on the first push (shared empty arrays until then). */
+  constructor(readonly cap: number) {
+    this.pay = NO_BUFS;
+    this.off = NO_U8;
+    this.src = NO_BUFS;
+    this.at = NO_F64;
   }
 
   get full(): boolean {
@@ -61,13 +65,13 @@ export class PacketQueue {
 
   private grow(): void {
     const old = this.pay.length;
-    const n = Math.min(this.cap, old * 2);
+    const n = Math.max(1, Math.min(this.cap, Math.max(4, old * 2)));
     const pay = new Array<Buffer | undefined>(n);
     const off = new Uint8Array(n);
     const src = new Array<Buffer | undefined>(n);
     const at = new Float64Array(n);
     for (let k = 0; k < this.size; k++) {
-      const j = (this.head + k) % old;
+      const j = (this.head + k) % old; // old > 0 whenever size > 0
       pay[k] = this.pay[j];
       off[k] = this.off[j]!;
       src[k] = this.src[j];
