@@ -94,7 +94,7 @@ export class WgPeer {
   private lastSentTimestamp: Uint8Array | null = null;
   private lastReceivedTimestamp: Uint8Array | null = null;
   private lastInitiationConsumed = -Infinity;
-  /** Time of the last completed handshake (ms, clock.now()), or 0. */
+  /** Wall time of the last completed handshake (ms since the epoch, clock.now()), or 0. Ages use clock.monotonic(). */
   lastHandshakeAt = 0;
 
   previous: Keypair | null = null;
@@ -198,7 +198,7 @@ export class WgPeer {
     const kp = this.current;
     if (!kp) return null;
     if (kp.sendCounter >= REJECT_AFTER_MESSAGES) return null;
-    if (this.ctx.clock.now() - kp.created >= REJECT_AFTER_TIME_MS) return null;
+    if (this.ctx.clock.monotonic() - kp.created >= REJECT_AFTER_TIME_MS) return null;
     return kp;
   }
 
@@ -240,7 +240,7 @@ export class WgPeer {
   private keepKeyFreshSending(): void {
     const kp = this.current;
     if (!kp) return;
-    if (kp.sendCounter > REKEY_AFTER_MESSAGES || (kp.isInitiator && this.ctx.clock.now() - kp.created > REKEY_AFTER_TIME_MS)) {
+    if (kp.sendCounter > REKEY_AFTER_MESSAGES || (kp.isInitiator && this.ctx.clock.monotonic() - kp.created > REKEY_AFTER_TIME_MS)) {
       this.sendHandshakeInitiation(false);
     }
   }
@@ -251,14 +251,14 @@ export class WgPeer {
   sendHandshakeInitiation(isRetry: boolean, minGapMs?: number): void {
     if (this.closed) return;
     if (!isRetry) this.handshakeAttempts = 0;
-    const now = this.ctx.clock.now();
+    const now = this.ctx.clock.monotonic();
     const gap = minGapMs ?? (this.inFastRetry() ? MIN_FAST_RETRY_GAP_MS : REKEY_TIMEOUT_MS);
     if (now - this.lastSentHandshake < gap) return;
     this.lastSentHandshake = now;
     this.resetHandshakeIndex();
     const index = this.ctx.allocIndex(this);
     this.handshakeIndex = index;
-    const timestamp = monotonicTai64n(now, this.lastSentTimestamp);
+    const timestamp = monotonicTai64n(this.ctx.clock.now(), this.lastSentTimestamp);
     this.lastSentTimestamp = timestamp;
     const { message, state } = createInitiation({
       local: this.ctx.local,
@@ -293,7 +293,7 @@ export class WgPeer {
    */
   consumeInitiation(consumed: ConsumedInitiation): WgErrorCode | null {
     if (this.closed) return 'unknown_peer';
-    const now = this.ctx.clock.now();
+    const now = this.ctx.clock.monotonic();
     if (this.lastReceivedTimestamp && compareTai64n(consumed.timestamp, this.lastReceivedTimestamp) <= 0) {
       return 'replayed_timestamp';
     }
@@ -309,7 +309,7 @@ export class WgPeer {
 
   private sendHandshakeResponse(): void {
     if (this.handshake.state !== 'consumed') return;
-    const now = this.ctx.clock.now();
+    const now = this.ctx.clock.monotonic();
     this.lastSentHandshake = now;
     this.resetHandshakeIndex();
     const index = this.ctx.allocIndex(this);
@@ -336,7 +336,7 @@ export class WgPeer {
     if (this.handshake.state !== 'created') return 'wrong_state';
     const r = consumeResponse(this.ctx.local, this.handshake.init, message);
     if (!r) return 'decrypt_failed';
-    const now = this.ctx.clock.now();
+    const now = this.ctx.clock.monotonic();
     const index = this.handshakeIndex;
     this.handshakeIndex = -1;
     this.handshake = { state: 'none' };
@@ -362,7 +362,7 @@ export class WgPeer {
   }
 
   consumeCookieReply(reply: CookieReply): WgErrorCode | null {
-    return this.cookies.consumeReply(reply, this.ctx.clock.now()) ? null : 'decrypt_failed';
+    return this.cookies.consumeReply(reply, this.ctx.clock.monotonic()) ? null : 'decrypt_failed';
   }
 
   // -------------------------------------------------------------- receiving
@@ -370,7 +370,7 @@ export class WgPeer {
   /** Called by the device with a transport datagram addressed to one of our keypairs. */
   receiveTransport(kp: Keypair, counter: bigint, datagram: Uint8Array): WgErrorCode | null {
     if (this.closed) return 'unknown_index';
-    const now = this.ctx.clock.now();
+    const now = this.ctx.clock.monotonic();
     if (now - kp.created >= REJECT_AFTER_TIME_MS) return 'expired_keypair';
     const plain = kp.open(counter, datagram);
     if (!plain) return 'decrypt_failed';
@@ -404,7 +404,7 @@ export class WgPeer {
   private keepKeyFreshReceiving(): void {
     if (this.sentLastMinuteHandshake) return;
     const kp = this.current;
-    if (kp && kp.isInitiator && this.ctx.clock.now() - kp.created > REJECT_AFTER_TIME_MS - KEEPALIVE_TIMEOUT_MS - REKEY_TIMEOUT_MS) {
+    if (kp && kp.isInitiator && this.ctx.clock.monotonic() - kp.created > REJECT_AFTER_TIME_MS - KEEPALIVE_TIMEOUT_MS - REKEY_TIMEOUT_MS) {
       this.sentLastMinuteHandshake = true;
       this.sendHandshakeInitiation(false);
     }
