@@ -17,7 +17,7 @@ export type WgErrorCode =
   | 'replayed_counter'
   | 'bad_source'
   | 'bad_packet'
-  | 'handshake_timeout';
+  | 'queue_full';
 
 export class WgError extends Error {
   readonly code: WgErrorCode;

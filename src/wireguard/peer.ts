@@ -189,7 +189,7 @@ export class WgPeer {
   private stage(packet: Uint8Array): void {
     if (this.staged.length >= QUEUE_STAGED_SIZE) {
       this.staged.shift();
-      this.ctx.event(this, { type: 'drop', reason: 'wrong_state' });
+      this.ctx.event(this, { type: 'drop', reason: 'queue_full' });
     }
     this.staged.push(packet);
   }

@@ -55,6 +55,18 @@ describe('Device: handshake and transport', () => {
     expect(p.a.delivered).toEqual([pkt]);
   });
 
+  it('stages at most 128 packets while the handshake runs, dropping the oldest', () => {
+    const p = makePair();
+    p.filter = (from) => from !== 'a' || p.a.sent.length < 0;
+    for (let i = 0; i < 130; i++) p.a.peer.send(ipv6Packet(ADDR_A, payload(`p${i}`)));
+    expect(p.a.peer.stagedCount).toBe(128);
+    expect(p.a.events.filter((e) => e.type === 'drop' && e.reason === 'queue_full')).toHaveLength(2);
+    p.filter = () => true;
+    p.clock.advance(5_000);
+    expect(p.b.delivered).toHaveLength(128);
+    expect(Buffer.from(p.b.delivered[0]!.subarray(40)).toString()).toBe('p2');
+  });
+
   it('drops replayed transport datagrams', () => {
     const p = makePair();
     p.a.peer.send(ipv6Packet(ADDR_A, payload('x')));

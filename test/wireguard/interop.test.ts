@@ -51,7 +51,7 @@ afterEach(() => {
   }
 });
 
-async function rig(opts: { hello?: boolean } = {}): Promise<Rig> {
+async function rig(opts: { hello?: boolean; loss?: number } = {}): Promise<Rig> {
   if (buildError) throw buildError;
   const ts = generateKeyPair();
   const goKeys = generateKeyPair();
@@ -67,17 +67,27 @@ async function rig(opts: { hello?: boolean } = {}): Promise<Rig> {
   });
   const events: PeerEvent[] = [];
   const delivered: Uint8Array[] = [];
+  // Deterministic loss in both directions (a lossy DERP path), sparing nothing: handshakes too.
+  let seed = 12345;
+  const lose = (): boolean => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return (seed >>> 8) / 2 ** 24 < (opts.loss ?? 0);
+  };
   let stack: TcpStack | null = null;
   const dev = new Device({
     privateKey: ts.privateKey,
-    send: (_p, d) => udp.send(d, port, '127.0.0.1'),
+    send: (_p, d) => {
+      if (!lose()) udp.send(d, port, '127.0.0.1');
+    },
     deliver: (_p, pkt) => {
       delivered.push(pkt);
       stack?.input(pkt);
     },
     onEvent: (_p, e) => events.push(e),
   });
-  udp.on('message', (m) => dev.receive(new Uint8Array(m.buffer, m.byteOffset, m.byteLength)));
+  udp.on('message', (m) => {
+    if (!lose()) dev.receive(new Uint8Array(m.buffer, m.byteOffset, m.byteLength));
+  });
   const peer = dev.addPeer({ publicKey: goKeys.publicKey, allowedIps: [parsePrefix6(`${GO_ADDR}/128`)] });
   stack = new TcpStack({ localAddress: TS_ADDR, remoteAddress: GO_ADDR, output: (p) => peer.send(p) });
   const r = { go, udp, dev, stack, events, delivered };
@@ -129,6 +139,17 @@ describe('interop with wireguard-go + gVisor netstack over UDP', () => {
     const echoed = await httpGet(r.stack, '/echo', up);
     expect(echoed.body.equals(up)).toBe(true);
   });
+
+  it('bulk transfer both ways survives 3% loss in each direction (gVisor retransmits, so do we)', async () => {
+    const r = await rig({ loss: 0.03 });
+    const big = await httpGet(r.stack, '/big?n=300000');
+    expect(big.body.length).toBe(300_000);
+    for (let i = 0; i < big.body.length; i += 499) expect(big.body[i]).toBe(i % 251);
+    const up = Buffer.alloc(150_000);
+    for (let i = 0; i < up.length; i++) up[i] = (i * 11) % 256;
+    const echoed = await httpGet(r.stack, '/echo', up);
+    expect(echoed.body.equals(up)).toBe(true);
+  }, 60_000);
 
   it('TCP echo: small writes come back in order, then both sides close', async () => {
     const r = await rig();
