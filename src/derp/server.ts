@@ -36,7 +36,7 @@ import {
   serverKeyFrame,
   healthFrame,
 } from './frame.js';
-import { privateKeyObject, publicFromPrivate } from './key.js';
+import { privateKeyObject, publicFromPrivate, shortKey } from './key.js';
 
 export interface DerpLimits {
   /** Deadline for ServerKey → ClientInfo (upstream 10 s). */
@@ -315,8 +315,11 @@ export class DerpServer extends EventEmitter<DerpServerEvents> implements DerpSe
     }
   }
 
-  connClosed(c: Conn, _reason: CloseReason): void {
+  connClosed(c: Conn, reason: CloseReason): void {
     this.conns.delete(c);
+    if (this.logger.isLevelEnabled('debug')) {
+      this.logger.debug({ conn: c.id, key: c.keyId ? shortKey(c.key) : undefined, reason }, 'derp: connection closed');
+    }
   }
 
   /** The transport under `c` has really closed (after a graceful end, later than connClosed). */
@@ -354,6 +357,12 @@ export class DerpServer extends EventEmitter<DerpServerEvents> implements DerpSe
       if (this.healthOnDuplicate) c.queueCtrl(healthFrame(DUP_HEALTH));
     }
     s.connections++;
+    if (this.logger.isLevelEnabled('debug')) {
+      this.logger.debug(
+        { conn: c.id, key: shortKey(c.key), mesh: c.isMesh, transport: c.stream.kind, remote: c.stream.remoteAddress, dup: n > 1 },
+        'derp: client connected',
+      );
+    }
     if (this.watchers.size > 0) {
       const f = peerPresentFrame(c.key, c.ip16, c.port, c.presentFlags());
       for (const w of this.watchers) w.queueCtrl(f);
