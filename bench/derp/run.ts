@@ -363,6 +363,8 @@ async function main(): Promise<void> {
           const tr = s.name === 'pipe' ? 'raw' : 'upgrade';
           (all[`${s.name}_idle`] ??= []).push(await latencyRun(s, tr, 0));
           (all[`${s.name}_50`] ??= []).push(await latencyRun(s, tr, ceil[s.name] > 0 ? ceil[s.name] * 0.5 : 50_000));
+          // Same absolute load for everyone: half of derper's ceiling.
+          (all[`${s.name}_d50`] ??= []).push(await latencyRun(s, tr, ceil.derper > 0 ? ceil.derper * 0.5 : 12_500));
         }
       }
       const med = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
@@ -373,7 +375,7 @@ async function main(): Promise<void> {
         log(`${k} RTT p50 ${lat[k]?.p50_us.toFixed(0)} p99 ${lat[k]?.p99_us.toFixed(0)} p999 ${lat[k]?.p999_us.toFixed(0)} µs (runs: ${v.map((x) => x.p99_us.toFixed(0)).join(', ')})`);
       }
       results.D4 = lat;
-      const row = (label: string, k: 'idle' | '50', q: 'p50_us' | 'p99_us' | 'p999_us'): string[] => {
+      const row = (label: string, k: 'idle' | '50' | 'd50', q: 'p50_us' | 'p99_us' | 'p999_us'): string[] => {
         const d = lat[`derper_${k}`]?.[q] ?? 0;
         const t = lat[`tailnetd_${k}`]?.[q] ?? 0;
         return [label, d.toFixed(0), t.toFixed(0), ratio(t, d), `pipe ${(lat[`pipe_${k}`]?.[q] ?? 0).toFixed(0)}`];
@@ -381,6 +383,9 @@ async function main(): Promise<void> {
       rows.push(row('D4 RTT idle p50 (µs)', 'idle', 'p50_us'));
       rows.push(row('D4 RTT idle p99 (µs)', 'idle', 'p99_us'));
       rows.push(row('D4 RTT idle p999 (µs)', 'idle', 'p999_us'));
+      rows.push(row(`D4 RTT at 50 % of derper's ceiling (${f0(ceil.derper * 0.5)} pkt/s) p50 (µs)`, 'd50', 'p50_us'));
+      rows.push(row("D4 … same load p99 (µs)", 'd50', 'p99_us'));
+      rows.push(row("D4 … same load p999 (µs)", 'd50', 'p999_us'));
       rows.push(row('D4 RTT at 50 % of own ceiling p50 (µs)', '50', 'p50_us'));
       rows.push(row('D4 RTT at 50 % of own ceiling p99 (µs)', '50', 'p99_us'));
       rows.push(row('D4 RTT at 50 % of own ceiling p999 (µs)', '50', 'p999_us'));
