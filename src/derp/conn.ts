@@ -360,6 +360,14 @@ export class Conn implements StreamSink {
       q.dropFront();
       this.srv.recordDrop('queue_head', disco, dp.length - doff);
     }
+    if (this.blocked) {
+      // The packet will wait: copy it out so it does not pin the sender's
+      // whole read chunk (up to 64 KiB) for as long as it sits here.
+      const copy = Buffer.allocUnsafe(pay.length - off);
+      pay.copy(copy, 0, off);
+      pay = copy;
+      off = 0;
+    }
     q.push(pay, off, src, this.srv.tick);
     this.pendingBytes += 37 + pay.length - off;
     if (!this.dirty) this.srv.markDirty(this);
