@@ -15,6 +15,7 @@ import { systemClock, type Clock, type TimerHandle } from '../util/clock.js';
 import { DEFAULT_AGENT_CONNECTION_TIMING, type AgentConnectionTiming } from './agent-connection.js';
 import { CoordinatorCore } from './core.js';
 import { renderDebugPage, type DebugConn } from './debug-page.js';
+import type { FrameWriterSettings } from './frame-writer.js';
 import type { Node } from './node.js';
 import type { PeerInfo } from './types.js';
 
@@ -51,6 +52,8 @@ export class Coordinator {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly settings: CoordinatorSettings;
+  /** One settings object shared by every socket writer. */
+  readonly writerSettings: FrameWriterSettings;
   private readonly keepAlives = new Set<KeepAlive>();
   private readonly pending = new Set<Promise<unknown>>();
   private readonly ticker: TimerHandle;
@@ -67,6 +70,13 @@ export class Coordinator {
       queueSize: opts.queueSize ?? 512,
       writeTimeoutMs: opts.writeTimeoutMs ?? 5000,
       agentConnection: opts.agentConnection ?? DEFAULT_AGENT_CONNECTION_TIMING,
+    };
+    const metrics = this.metrics;
+    this.writerSettings = {
+      clock: this.clock,
+      maxQueue: this.settings.queueSize,
+      writeTimeoutMs: this.settings.writeTimeoutMs,
+      onWrite: (bytes) => metrics.written(1, bytes),
     };
     this.debugTitle = opts.debugTitle ?? 'in-memory wireguard coordinator debug';
     this.ticker = this.clock.setInterval(() => {

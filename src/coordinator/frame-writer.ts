@@ -3,23 +3,36 @@
  * while it accepts writes; once the kernel buffer pushes back, messages wait
  * in a bounded queue (never blocking the caller) and a write-timeout timer
  * starts. A socket that does not drain in time is failed; a full queue is
- * reported to the caller, which drops the peer. Healthy sockets cost no timer.
+ * reported to the caller, which drops the peer. Healthy sockets cost no timer,
+ * no queue and no per-socket closures (idle memory matters at 10k+ peers).
  */
 import type { Duplex } from 'node:stream';
 import type { Clock, TimerHandle } from '../util/clock.js';
 
-export interface FrameWriterOptions {
+/** Settings shared by every writer of a coordinator. */
+export interface FrameWriterSettings {
   clock: Clock;
   maxQueue: number;
   writeTimeoutMs: number;
-  /** Called once when the socket stayed blocked past the write timeout. */
-  onTimeout(): void;
-  /** Accounting hook: one message of `bytes` handed to the socket. */
+  /** Accounting hook: one message of `bytes` handed to a socket. */
   onWrite?(bytes: number): void;
 }
 
+/** The session that owns a writer. */
+export interface FrameWriterOwner {
+  /** The socket stayed blocked past the write timeout. Called at most once. */
+  onWriteTimeout(): void;
+}
+
+const kWriter = Symbol('coordinator.frameWriter');
+type TaggedSocket = Duplex & { [kWriter]?: FrameWriter };
+
+function onSocketDrain(this: TaggedSocket): void {
+  this[kWriter]?.drained();
+}
+
 export class FrameWriter {
-  private queue: Buffer[] = [];
+  private queue: Buffer[] | null = null; // allocated on first back-pressure
   private head = 0;
   private blocked = false;
   private timer: TimerHandle | null = null;
@@ -28,14 +41,16 @@ export class FrameWriter {
 
   constructor(
     private readonly socket: Duplex,
-    private readonly opts: FrameWriterOptions,
+    private readonly owner: FrameWriterOwner,
+    private readonly settings: FrameWriterSettings,
   ) {
-    socket.on('drain', this.onDrain);
+    (socket as TaggedSocket)[kWriter] = this;
+    socket.on('drain', onSocketDrain);
   }
 
   /** Queued (not yet handed to the socket) messages. */
   get queued(): number {
-    return this.queue.length - this.head;
+    return this.queue === null ? 0 : this.queue.length - this.head;
   }
 
   /** Hands a frame to the socket or queues it. Returns false only when the queue is full. */
@@ -45,8 +60,9 @@ export class FrameWriter {
       this.write(frame);
       return true;
     }
-    if (this.queue.length - this.head >= this.opts.maxQueue) return false;
-    this.queue.push(frame);
+    const q = (this.queue ??= []);
+    if (q.length - this.head >= this.settings.maxQueue) return false;
+    q.push(frame);
     return true;
   }
 
@@ -56,42 +72,46 @@ export class FrameWriter {
     this.ended = true;
     this.timer?.cancel();
     this.timer = null;
-    this.socket.off('drain', this.onDrain);
-    this.queue = [];
+    this.socket.off('drain', onSocketDrain);
+    delete (this.socket as TaggedSocket)[kWriter];
+    this.queue = null;
     this.head = 0;
   }
 
-  private write(frame: Buffer): void {
-    if (!this.socket.writable) return;
-    this.lastWriteAt = this.opts.clock.now();
-    this.opts.onWrite?.(frame.length);
-    if (!this.socket.write(frame)) {
-      this.blocked = true;
-      this.timer ??= this.opts.clock.setTimeout(this.onTimer, this.opts.writeTimeoutMs);
-    }
-  }
-
-  private readonly onDrain = (): void => {
+  /** The socket drained: flush the queue until it pushes back again. */
+  drained(): void {
     if (this.ended) return;
     this.timer?.cancel();
     this.timer = null;
     this.blocked = false;
-    while (!this.blocked && this.head < this.queue.length) {
-      const frame = this.queue[this.head] as Buffer;
-      this.queue[this.head++] = EMPTY;
+    const q = this.queue;
+    if (q === null) return;
+    while (!this.blocked && this.head < q.length) {
+      const frame = q[this.head] as Buffer;
+      q[this.head++] = EMPTY;
       this.write(frame);
     }
-    if (this.head === this.queue.length) {
-      this.queue = [];
+    if (this.head === q.length) {
+      this.queue = null;
       this.head = 0;
     }
-  };
+  }
 
-  private readonly onTimer = (): void => {
+  private write(frame: Buffer): void {
+    if (!this.socket.writable) return;
+    this.lastWriteAt = this.settings.clock.now();
+    this.settings.onWrite?.(frame.length);
+    if (!this.socket.write(frame)) {
+      this.blocked = true;
+      this.timer ??= this.settings.clock.setTimeout(() => this.timedOut(), this.settings.writeTimeoutMs);
+    }
+  }
+
+  private timedOut(): void {
     this.timer = null;
     if (this.ended || !this.blocked) return;
-    this.opts.onTimeout();
-  };
+    this.owner.onWriteTimeout();
+  }
 }
 
 const EMPTY = Buffer.alloc(0);

@@ -25,9 +25,14 @@ export interface SplitterLimits {
 
 export const DEFAULT_SPLITTER_LIMITS: SplitterLimits = { maxValueBytes: 64 * 1024, maxDepth: 16 };
 
+/** Receives complete values (an interface, not a callback, so owners need no closure). */
+export interface ValueSink {
+  onValue(value: Buffer): void;
+}
+
 export class JsonObjectSplitter {
   private readonly limits: SplitterLimits;
-  private parts: Buffer[] = [];
+  private parts: Buffer[] | null = null;
   private partBytes = 0;
   private depth = 0;
   private inString = false;
@@ -43,11 +48,11 @@ export class JsonObjectSplitter {
   }
 
   /**
-   * Feeds one chunk and calls onValue for every object it completes, in order.
+   * Feeds one chunk and calls sink.onValue for every object it completes, in order.
    * Throws a `bad_node` CoordinatorError on a non-object top-level value or a
    * limit breach; the splitter must not be used after it threw.
    */
-  push(chunk: Buffer, onValue: (value: Buffer) => void): void {
+  push(chunk: Buffer, sink: ValueSink): void {
     const n = chunk.length;
     let start = this.depth > 0 ? 0 : -1;
     let depth = this.depth;
@@ -78,15 +83,15 @@ export class JsonObjectSplitter {
         if (--depth === 0) {
           const piece = chunk.subarray(start, i + 1);
           let value = piece;
-          if (this.parts.length > 0) {
+          if (this.parts !== null) {
             this.parts.push(piece);
             value = Buffer.concat(this.parts, this.partBytes + piece.length);
-            this.parts = [];
+            this.parts = null;
             this.partBytes = 0;
           }
           if (value.length > this.limits.maxValueBytes) throw coordError('bad_node', 'read json: node too large');
           start = -1;
-          onValue(value);
+          sink.onValue(value);
         }
       }
     }
@@ -98,7 +103,7 @@ export class JsonObjectSplitter {
       const rest = Buffer.from(chunk.subarray(start));
       this.partBytes += rest.length;
       if (this.partBytes > this.limits.maxValueBytes) throw coordError('bad_node', 'read json: node too large');
-      this.parts.push(rest);
+      (this.parts ??= []).push(rest);
     }
   }
 }

@@ -30,6 +30,20 @@ export interface NodeRecord {
   readonly json: string;
 }
 
+/**
+ * Keeps only the canonical JSON; the typed view is rebuilt from it on first
+ * use (API lookups, other transports). Most nodes are only ever forwarded as
+ * JSON, and the typed object graph costs more memory than the text.
+ */
+class StoredNode implements NodeRecord {
+  private typed: Node | null = null;
+  constructor(readonly json: string) {}
+
+  get node(): Node {
+    return (this.typed ??= parseNode(this.json));
+  }
+}
+
 /** Largest canonical node JSON: `[` + node + `]` must fit one 32 KiB message. */
 export const MAX_NODE_JSON = 32 * 1024 - 2;
 const ZERO_TIME = '0001-01-01T00:00:00Z';
@@ -47,7 +61,13 @@ function bad(detail: string): CoordinatorError {
 
 /** Decodes one JSON object (the splitter's output) into a validated NodeRecord. */
 export function decodeNode(bytes: Buffer | string): NodeRecord {
-  const text = typeof bytes === 'string' ? bytes : bytes.toString('utf8');
+  const json = encodeNode(parseNode(typeof bytes === 'string' ? bytes : bytes.toString('utf8')));
+  if (json.length > MAX_NODE_JSON) throw bad('node too large');
+  return new StoredNode(json);
+}
+
+/** Parses and validates node JSON text into a typed Node. */
+function parseNode(text: string): Node {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -56,7 +76,7 @@ export function decodeNode(bytes: Buffer | string): NodeRecord {
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw bad('expected a node object');
   const obj = parsed as Record<string, unknown>;
-  const raw = rawTopLevelNumbers(text);
+  const raw = fastRawNumbers(text) ?? rawTopLevelNumbers(text);
   const node: Node = {
     id: int64Field(obj.id, raw.id, 'id'),
     asOf: timeField(obj.as_of),
@@ -69,9 +89,7 @@ export function decodeNode(bytes: Buffer | string): NodeRecord {
     allowedIps: listField(obj.allowed_ips, isPrefixText, 'allowed_ips'),
     endpoints: listField(obj.endpoints, isEndpointText, 'endpoints'),
   };
-  const json = encodeNode(node);
-  if (json.length > MAX_NODE_JSON) throw bad('node too large');
-  return { node, json };
+  return node;
 }
 
 /** Builds a NodeRecord from an already-typed node (e.g. from a v2 protobuf adapter). */
@@ -82,28 +100,39 @@ export function nodeRecord(node: Node): NodeRecord {
 /** Canonical Go-style JSON for a node. */
 export function encodeNode(n: Node): string {
   return (
-    `{"id":${n.id.toString()},"as_of":${JSON.stringify(n.asOf)},"key":${JSON.stringify(n.key)},` +
-    `"disco":${JSON.stringify(n.disco)},"preferred_derp":${n.preferredDerp},` +
+    // as_of, key and disco passed strict regexes: plain ASCII that needs no escaping.
+    `{"id":${n.id.toString()},"as_of":"${n.asOf}","key":"${n.key}",` +
+    `"disco":"${n.disco}","preferred_derp":${n.preferredDerp},` +
     `"derp_latency":${encodeMap(n.derpLatency)},"derp_forced_websockets":${encodeMap(n.derpForcedWebsockets)},` +
     `"addresses":${encodeList(n.addresses)},"allowed_ips":${encodeList(n.allowedIps)},` +
     `"endpoints":${encodeList(n.endpoints)}}`
   );
 }
 
+const PLAIN_KEY = /^[\w.+-]*$/;
+
 function encodeMap(m: Readonly<Record<string, number | string>> | null): string {
   if (m === null) return 'null';
-  const keys = Object.keys(m).sort();
+  const keys = Object.keys(m);
+  if (keys.length > 1) keys.sort();
   let out = '{';
   for (let i = 0; i < keys.length; i++) {
     const k = keys[i] as string;
+    const v = m[k] as number | string;
     if (i > 0) out += ',';
-    out += JSON.stringify(k) + ':' + JSON.stringify(m[k]);
+    // Plain keys and finite numbers print the same as JSON.stringify would.
+    out += PLAIN_KEY.test(k) ? `"${k}":` : JSON.stringify(k) + ':';
+    out += typeof v === 'number' ? String(v) : JSON.stringify(v);
   }
   return out + '}';
 }
 
 function encodeList(l: readonly string[] | null): string {
-  return l === null ? 'null' : JSON.stringify(l);
+  if (l === null) return 'null';
+  if (l.length === 0) return '[]';
+  // Validated prefixes/endpoints need no escaping, except an endpoint zone.
+  for (const s of l) if (s.includes('%')) return JSON.stringify(l);
+  return '["' + l.join('","') + '"]';
 }
 
 function int64Field(v: unknown, rawText: string | undefined, name: string): bigint {
@@ -167,6 +196,27 @@ function listField(v: unknown, valid: (s: string) => boolean, name: string): str
     if (typeof item !== 'string' || !valid(item)) throw bad(`${name}: invalid entry`);
   }
   return v as string[];
+}
+
+/**
+ * Fast path for rawTopLevelNumbers: with no \u escapes in the text, a key
+ * that occurs once as `"name":` and that JSON.parse saw at the top level must
+ * be that occurrence. Returns null when the text needs the full scan.
+ */
+function fastRawNumbers(text: string): { id?: string; preferred_derp?: string } | null {
+  if (text.includes('\\u')) return null;
+  const out: { id?: string; preferred_derp?: string } = {};
+  for (const key of ['id', 'preferred_derp'] as const) {
+    const pat = `"${key}"`;
+    const i = text.indexOf(pat);
+    if (i < 0) continue;
+    if (text.indexOf(pat, i + 1) >= 0) return null;
+    let j = skipWs(text, i + pat.length);
+    if (text.charCodeAt(j) !== 0x3a) return null;
+    j = skipWs(text, j + 1);
+    out[key] = text.slice(j, skipValue(text, j));
+  }
+  return out;
 }
 
 /**

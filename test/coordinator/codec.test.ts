@@ -9,10 +9,12 @@ import { encodeV1Frames } from '../../src/coordinator/v1/codec.js';
 import { binaryFrameFromText, framePayloadLength } from '../../src/coordinator/ws-frame.js';
 import { nodeJson } from './helpers.js';
 
+const ignore = { onValue: () => {} };
+
 function splitAll(chunks: Buffer[]): string[] {
   const s = new JsonObjectSplitter();
   const out: string[] = [];
-  for (const c of chunks) s.push(c, (v) => out.push(v.toString('utf8')));
+  for (const c of chunks) s.push(c, { onValue: (v) => out.push(v.toString('utf8')) });
   return out;
 }
 
@@ -59,8 +61,8 @@ describe('JsonObjectSplitter', () => {
 
   it('rejects a value that grows past the size limit across chunks', () => {
     const s = new JsonObjectSplitter({ maxValueBytes: 100, maxDepth: 16 });
-    s.push(Buffer.from('{"a":"' + 'x'.repeat(60)), () => {});
-    expect(() => s.push(Buffer.from('x'.repeat(60)), () => {})).toThrow(/too large/);
+    s.push(Buffer.from('{"a":"' + 'x'.repeat(60)), ignore);
+    expect(() => s.push(Buffer.from('x'.repeat(60)), ignore)).toThrow(/too large/);
   });
 
   it('rejects excessive nesting', () => {
@@ -72,7 +74,7 @@ describe('JsonObjectSplitter', () => {
       fc.property(fc.array(fc.uint8Array({ maxLength: 64 }), { maxLength: 6 }), (chunks) => {
         const s = new JsonObjectSplitter();
         try {
-          for (const c of chunks) s.push(Buffer.from(c), () => {});
+          for (const c of chunks) s.push(Buffer.from(c), ignore);
         } catch (e) {
           expect(e).toBeInstanceOf(CoordinatorError);
         }

@@ -16,8 +16,8 @@ import { AgentConnectionMonitor, type AgentConnectionRecorder } from '../agent-c
 import type { Coordinator, KeepAlive } from '../coordinator.js';
 import type { Peer } from '../core.js';
 import { coordError, CoordinatorError, type CloseReason } from '../errors.js';
-import { FrameWriter } from '../frame-writer.js';
-import { JsonObjectSplitter } from '../json-stream.js';
+import { FrameWriter, type FrameWriterOwner } from '../frame-writer.js';
+import { JsonObjectSplitter, type ValueSink } from '../json-stream.js';
 import { decodeNode } from '../node.js';
 import type { CoordinateResponse, PeerKind, PeerSink } from '../types.js';
 import { encodeV1Frames } from './codec.js';
@@ -57,7 +57,26 @@ export function serveClientV1(coordinator: Coordinator, ws: WebSocket, opts: Ser
   return coordinator.track(s.run(opts.agentId.toLowerCase(), null));
 }
 
-class V1Session implements PeerSink, KeepAlive {
+const kSession = Symbol('coordinator.v1Session');
+type TaggedWs = WebSocket & { [kSession]?: V1Session };
+
+// Shared socket listeners (`this` is the WebSocket): no per-socket closures.
+function onWsMessage(this: TaggedWs, data: Buffer, isBinary: boolean): void {
+  this[kSession]?.message(data, isBinary);
+}
+function onWsPong(this: TaggedWs): void {
+  this[kSession]?.pong();
+}
+function onWsError(this: TaggedWs, err: Error & { code?: string }): void {
+  // ws has already started closing (1009 for an oversize message, 1002 for protocol errors).
+  const reason: CloseReason = err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' ? 'message_too_big' : 'socket_error';
+  this[kSession]?.finish(coordError(reason, err.message), false);
+}
+function onWsClose(this: TaggedWs): void {
+  this[kSession]?.finish(coordError('peer_closed', ''), false);
+}
+
+class V1Session implements PeerSink, KeepAlive, ValueSink, FrameWriterOwner {
   private peer: Peer | null = null;
   private readonly splitter = new JsonObjectSplitter();
   private readonly writer: FrameWriter;
@@ -66,24 +85,17 @@ class V1Session implements PeerSink, KeepAlive {
   private awaitingPong = false;
   private missedPongs = 0;
   private monitor: AgentConnectionMonitor | null = null;
-  private resolveEnd!: (r: CloseReason) => void;
-  private readonly endPromise = new Promise<CloseReason>((r) => (this.resolveEnd = r));
+  private resolveEnd: ((r: CloseReason) => void) | null = null;
+  private endReason: CloseReason | null = null;
 
   constructor(
     private readonly coord: Coordinator,
-    private readonly ws: WebSocket,
+    private readonly ws: TaggedWs,
     private readonly kind: PeerKind,
     private readonly id: string,
     private readonly name: string,
   ) {
-    const metrics = coord.metrics;
-    this.writer = new FrameWriter(rawSocket(ws), {
-      clock: coord.clock,
-      maxQueue: coord.settings.queueSize,
-      writeTimeoutMs: coord.settings.writeTimeoutMs,
-      onTimeout: () => this.finish(coordError('write_timeout', 'write timeout'), true),
-      onWrite: (bytes) => metrics.written(1, bytes),
-    });
+    this.writer = new FrameWriter(rawSocket(ws), this, coord.writerSettings);
   }
 
   get lastWriteAt(): number {
@@ -92,31 +104,35 @@ class V1Session implements PeerSink, KeepAlive {
 
   async run(tunnelTo: string | null, recorder: AgentConnectionRecorder | null): Promise<CloseReason> {
     const ws = this.ws;
+    const ended = new Promise<CloseReason>((resolve) => {
+      this.resolveEnd = resolve;
+    });
     ws.binaryType = 'nodebuffer';
-    ws.on('message', this.onMessage);
-    ws.on('close', this.onClose);
-    ws.on('error', this.onError);
-    ws.on('pong', this.onPong);
+    ws[kSession] = this;
+    ws.on('message', onWsMessage);
+    ws.on('close', onWsClose);
+    ws.on('error', onWsError);
+    ws.on('pong', onWsPong);
     if (ws.readyState !== ws.OPEN) {
       this.finish(coordError('peer_closed', 'socket closed before start'), false);
-      return this.endPromise;
+    } else {
+      this.peer = this.coord.core.connect(this.id, this.kind, this.name, this);
+      if (this.peer === null) {
+        // Either closed (coordinator) or dropped at once (queue overflow); finish() is idempotent.
+        this.finish(coordError('coordinator_closed', 'coordinator is closed'), false);
+      } else {
+        if (tunnelTo !== null) this.coord.core.addTunnel(this.peer, tunnelTo);
+        this.coord.addKeepAlive(this);
+        if (recorder !== null && !this.ended) {
+          this.monitor = new AgentConnectionMonitor(this.id, recorder, this.coord.clock, this.coord.settings.agentConnection, (f) => {
+            if (f.kind === 'not_latest_build') this.finish(coordError('not_latest_build', ''), true);
+            else this.finish(coordError('recorder_error', f.message), true);
+          });
+          this.monitor.start();
+        }
+      }
     }
-    this.peer = this.coord.core.connect(this.id, this.kind, this.name, this);
-    if (this.peer === null) {
-      // Either closed (coordinator) or dropped at once (queue overflow); finish() is idempotent.
-      this.finish(coordError('coordinator_closed', 'coordinator is closed'), false);
-      return this.endPromise;
-    }
-    if (tunnelTo !== null) this.coord.core.addTunnel(this.peer, tunnelTo);
-    this.coord.addKeepAlive(this);
-    if (recorder !== null && !this.ended) {
-      this.monitor = new AgentConnectionMonitor(this.id, recorder, this.coord.clock, this.coord.settings.agentConnection, (f) => {
-        if (f.kind === 'not_latest_build') this.finish(coordError('not_latest_build', ''), true);
-        else this.finish(coordError('recorder_error', f.message), true);
-      });
-      this.monitor.start();
-    }
-    const reason = await this.endPromise;
+    const reason = this.endReason ?? (await ended);
     if (this.monitor !== null) await this.monitor.stop(reason !== 'overwritten');
     return reason;
   }
@@ -145,7 +161,7 @@ class V1Session implements PeerSink, KeepAlive {
     this.finish(coordError(reason, message), false);
   }
 
-  // ---- KeepAlive ----
+  // ---- KeepAlive / FrameWriterOwner / ValueSink ----
 
   tick(): void {
     if (this.ended) return;
@@ -161,49 +177,43 @@ class V1Session implements PeerSink, KeepAlive {
     }
   }
 
-  // ---- socket events ----
+  onWriteTimeout(): void {
+    this.finish(coordError('write_timeout', 'write timeout'), true);
+  }
 
-  private readonly onMessage = (data: Buffer, isBinary: boolean): void => {
+  onValue(value: Buffer): void {
+    if (this.ended || this.peer === null) return;
+    const record = decodeNode(value);
+    this.coord.metrics.updateIn(this.kind, value.length);
+    this.coord.core.updateSelf(this.peer, record);
+  }
+
+  // ---- socket events (via the shared listeners) ----
+
+  message(data: Buffer, isBinary: boolean): void {
     if (this.ended) return;
     if (!isBinary) {
       this.finish(coordError('text_frame', 'unsupported data: text frame'), true);
       return;
     }
     try {
-      this.splitter.push(data, this.onValue);
+      this.splitter.push(data, this);
     } catch (err) {
       this.finish(err instanceof CoordinatorError ? err : coordError('bad_node', 'read json: invalid node', err), true);
     }
-  };
+  }
 
-  private readonly onValue = (value: Buffer): void => {
-    if (this.ended || this.peer === null) return;
-    const record = decodeNode(value);
-    this.coord.metrics.updateIn(this.kind, value.length);
-    this.coord.core.updateSelf(this.peer, record);
-  };
-
-  private readonly onPong = (): void => {
+  pong(): void {
     this.awaitingPong = false;
     this.missedPongs = 0;
-  };
-
-  private readonly onError = (err: Error & { code?: string }): void => {
-    // ws has already started closing (1009 for an oversize message, 1002 for protocol errors).
-    const reason: CloseReason = err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' ? 'message_too_big' : 'socket_error';
-    this.finish(coordError(reason, err.message), false);
-  };
-
-  private readonly onClose = (): void => {
-    this.finish(coordError('peer_closed', ''), false);
-  };
+  }
 
   /**
    * Ends the session once. `closeSocket` = we initiate the close. The core is
    * told the peer was lost unless the core itself ended it (overwrite,
    * overflow, shutdown), in which case the peer is already gone from it.
    */
-  private finish(err: CoordinatorError, closeSocket: boolean): void {
+  finish(err: CoordinatorError, closeSocket: boolean): void {
     if (this.ended) return;
     this.ended = true;
     const reason = err.code;
@@ -215,10 +225,11 @@ class V1Session implements PeerSink, KeepAlive {
     const ws = this.ws;
     if (reason === 'write_timeout' || reason === 'queue_overflow' || reason === 'ping_timeout') {
       ws.terminate(); // the socket is not draining: a close frame would never arrive
-    } else if (closeSocket || coreEnded) {
-      if (ws.readyState === ws.OPEN) ws.close(err.closeCode, err.closeText);
+    } else if ((closeSocket || coreEnded) && ws.readyState === ws.OPEN) {
+      ws.close(err.closeCode, err.closeText);
     }
-    this.resolveEnd(reason);
+    this.endReason = reason;
+    this.resolveEnd?.(reason);
   }
 }
 
