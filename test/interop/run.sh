@@ -2,14 +2,16 @@
 # Interop stage: real upstream Go peers against tailnetd.
 #
 #   1. build tailnetd (npm run build) unless TAILNETD_SKIP_BUILD=1
-#   2. for each Go module dir under test/interop/ (coder, derp, derp-coder — those present):
-#        compile its tests once (go test -c), then run the binary with a timeout
-#   3. print one summary line per test and exit non-zero if anything failed
+#   2. coder/ (Coder v0.19.0 agent, tailnet peers): compile its tests once (go test -c), then run
+#      the binary with a timeout; the tests start their own tailnetd per scenario
+#   3. derp/ + derp-coder/ (DERP client suites): delegated to run-derp.sh, which starts the relay
+#      and runs both suites; a module dir without such a driver is run like coder/
+#   4. print one summary line per test/suite and exit non-zero if anything failed
 #
 # A module dir may hold a one-line `go.toolchain` file (e.g. go1.20.14): its tests are built
 # with GOTOOLCHAIN set to that (old gVisor in 2023-era Coder refuses to build with Go >= 1.21).
 # Environment knobs:
-#   INTEROP_MODULES       space-separated subset of module dirs to run (default: all present)
+#   INTEROP_MODULES       space-separated subset of: coder derp (default: both, when present)
 #   INTEROP_RUN           -test.run regexp passed to every module
 #   INTEROP_BUILD_TIMEOUT seconds per module build (default 600)
 #   INTEROP_TEST_TIMEOUT  seconds per module run (default 420)
@@ -43,18 +45,25 @@ if [[ ! -f "$root/dist/cli/index.js" ]]; then
   exit 1
 fi
 
+summary=()
+failed=0
+start_all=$(date +%s)
+
+# The DERP suites need a relay started for them; run-derp.sh (owned with those modules) does it.
+run_derp=0
 modules=()
-for m in ${INTEROP_MODULES:-coder derp derp-coder}; do
-  [[ -f "$here/$m/go.mod" ]] && modules+=("$m")
+for m in ${INTEROP_MODULES:-coder derp}; do
+  if [[ "$m" == derp || "$m" == derp-coder ]] && [[ -f "$here/run-derp.sh" ]]; then
+    [[ -f "$here/derp/go.mod" || -f "$here/derp-coder/go.mod" ]] && run_derp=1
+  elif [[ -f "$here/$m/go.mod" ]]; then
+    modules+=("$m")
+  fi
 done
-if [[ ${#modules[@]} -eq 0 ]]; then
+if [[ ${#modules[@]} -eq 0 && $run_derp -eq 0 ]]; then
   say "no Go interop modules present"
   exit 0
 fi
 
-summary=()
-failed=0
-start_all=$(date +%s)
 for m in "${modules[@]}"; do
   dir="$here/$m"
   tc=""
@@ -89,6 +98,21 @@ for m in "${modules[@]}"; do
     fi
   fi
 done
+
+if [[ $run_derp -eq 1 ]]; then
+  say "== derp: delegating to run-derp.sh"
+  t0=$(date +%s)
+  timeout --kill-after=10 "$((build_timeout + test_timeout))" bash "$here/run-derp.sh" 2>&1 | tee "$log_dir/derp.out"
+  rc=${PIPESTATUS[0]}
+  say "== derp: exit $rc after $(( $(date +%s) - t0 ))s"
+  while read -r line; do summary+=("$line"); done < <(
+    grep -E '^derp-interop: [^ ]+ (PASS|FAIL)' "$log_dir/derp.out" | sed -E 's/^derp-interop: ([^ ]+) (PASS|FAIL)(.*)/\2  derp \1\3/'
+  )
+  if [[ $rc -ne 0 ]]; then
+    failed=1
+    grep -qE '^derp-interop: [^ ]+ FAIL' "$log_dir/derp.out" || summary+=("FAIL  derp (exit $rc, see $log_dir/derp.out)")
+  fi
+fi
 
 echo
 say "summary ($(( $(date +%s) - start_all ))s, logs in $log_dir):"

@@ -10,7 +10,6 @@ package interop
 // disconnected within the inactive timeout.
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -22,8 +21,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/google/uuid"
 
 	"github.com/coder/coder/codersdk"
 )
@@ -131,24 +128,8 @@ func TestRealAgent(t *testing.T) {
 		t.Fatalf("ping went peer-to-peer with endpoints blocked")
 	}
 
-	// Reconnecting PTY (agent port 2): the marker only exists once the shell
-	// has evaluated the arithmetic, so an echo of the command line cannot
-	// match.
-	pty, err := conn.ReconnectingPTY(ctx, uuid.New(), 24, 80, `sh -c 'echo tailnetd-marker-$((6*7))'`)
-	if err != nil {
-		t.Fatalf("open reconnecting PTY: %v", err)
-	}
-	_ = pty.SetReadDeadline(time.Now().Add(20 * time.Second))
-	var out bytes.Buffer
-	buf := make([]byte, 4096)
-	for !bytes.Contains(out.Bytes(), []byte("tailnetd-marker-42")) {
-		n, err := pty.Read(buf)
-		out.Write(buf[:n])
-		if err != nil {
-			t.Fatalf("PTY output without marker (%v): %q", err, out.String())
-		}
-	}
-	_ = pty.Close()
+	// Reconnecting PTY (agent port 2).
+	runMarker(ctx, t, conn, "tailnetd")
 
 	// Agent HTTP API (port 4): listening ports as the agent sees them.
 	ports, err := conn.ListeningPorts(ctx)

@@ -125,6 +125,8 @@ type server struct {
 	dataDir string
 	env     []string
 	logDir  string
+	starts  int
+	stop    func() // stops the running process; nil when stopped
 }
 
 // startServer starts `node dist/cli/index.js server` on a free loopback port
@@ -153,14 +155,41 @@ func startServer(t *testing.T, extraEnv ...string) *server {
 	)
 	env = append(env, extraEnv...)
 	s := &server{dataDir: dataDir, env: env, logDir: logDir}
+	s.start(t)
+	t.Cleanup(func() { s.halt(t) })
+	t.Logf("tailnetd at %s, data %s, logs %s", s.URL, dataDir, logDir)
+	return s
+}
 
-	logFile, err := os.Create(filepath.Join(logDir, "tailnetd.log"))
+// restart stops tailnetd (SIGTERM) and starts it again on the same address
+// and data directory.
+func (s *server) restart(t *testing.T) {
+	t.Helper()
+	s.halt(t)
+	s.start(t)
+}
+
+func (s *server) halt(t *testing.T) {
+	if s.stop != nil {
+		s.stop()
+		s.stop = nil
+	}
+}
+
+func (s *server) start(t *testing.T) {
+	t.Helper()
+	s.starts++
+	name := "tailnetd.log"
+	if s.starts > 1 {
+		name = fmt.Sprintf("tailnetd-%d.log", s.starts)
+	}
+	logFile, err := os.Create(filepath.Join(s.logDir, name))
 	if err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command("node", filepath.Join(repoRoot, "dist", "cli", "index.js"), "server")
 	cmd.Dir = repoRoot
-	cmd.Env = env
+	cmd.Env = s.env
 	cmd.Stderr = logFile
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -170,8 +199,10 @@ func startServer(t *testing.T, extraEnv ...string) *server {
 		t.Fatalf("start tailnetd: %v", err)
 	}
 	exited := make(chan struct{})
+	copied := make(chan struct{})
 	listening := make(chan string, 1)
 	go func() {
+		defer close(copied)
 		// Copy the JSON log to the file and pick out the "listening" line.
 		sc := bufio.NewScanner(stdout)
 		sc.Buffer(make([]byte, 64<<10), 4<<20)
@@ -192,19 +223,21 @@ func startServer(t *testing.T, extraEnv ...string) *server {
 		_, _ = io.Copy(logFile, stdout)
 	}()
 	go func() {
+		<-copied
 		_ = cmd.Wait()
 		close(exited)
 	}()
-	t.Cleanup(func() {
+	s.stop = func() {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		select {
 		case <-exited:
-		case <-time.After(10 * time.Second):
+		case <-time.After(20 * time.Second):
+			t.Errorf("tailnetd did not exit within 20s of SIGTERM; killing it")
 			_ = cmd.Process.Kill()
 			<-exited
 		}
 		_ = logFile.Close()
-	})
+	}
 
 	select {
 	case raw := <-listening:
@@ -218,8 +251,6 @@ func startServer(t *testing.T, extraEnv ...string) *server {
 	case <-time.After(30 * time.Second):
 		t.Fatal("tailnetd did not log \"listening\" within 30s")
 	}
-	t.Logf("tailnetd at %s, data %s, logs %s", s.URL, dataDir, logDir)
-	return s
 }
 
 func freeUDPPort(t *testing.T) int {
@@ -474,4 +505,39 @@ process.stdout.write(String(r.n));`
 		return 0, fmt.Errorf("query stats output %q: %v", out, err)
 	}
 	return n, nil
+}
+
+// runMarker opens a fresh reconnecting PTY (agent port 2) running sh, types
+// an echo through the JSON input stream and waits for its output. The marker
+// only exists once the shell has evaluated the arithmetic, so the terminal's
+// echo of the typed line cannot match. (A PTY whose command exits at once can
+// lose its output: the v0.19.0 agent may close the session before attaching
+// the connection, so the shell is kept alive until the marker is read.)
+func runMarker(ctx context.Context, t *testing.T, conn *codersdk.WorkspaceAgentConn, tag string) {
+	t.Helper()
+	pty, err := conn.ReconnectingPTY(ctx, uuid.New(), 24, 80, "sh")
+	if err != nil {
+		t.Fatalf("open reconnecting PTY (%s): %v", tag, err)
+	}
+	defer pty.Close()
+	input, err := json.Marshal(codersdk.ReconnectingPTYRequest{Data: "echo " + tag + "-marker-$((6*7))\r"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pty.Write(input); err != nil {
+		t.Fatalf("write PTY input (%s): %v", tag, err)
+	}
+	want := []byte(tag + "-marker-42")
+	_ = pty.SetReadDeadline(time.Now().Add(20 * time.Second))
+	var out bytes.Buffer
+	buf := make([]byte, 4096)
+	for !bytes.Contains(out.Bytes(), want) {
+		n, err := pty.Read(buf)
+		out.Write(buf[:n])
+		if err != nil {
+			t.Fatalf("PTY (%s) output without marker (%v): %q", tag, err, out.String())
+		}
+	}
+	exit, _ := json.Marshal(codersdk.ReconnectingPTYRequest{Data: "exit\r"})
+	_, _ = pty.Write(exit)
 }
