@@ -10,15 +10,15 @@ const GO = existsSync('/usr/local/go/bin/go') ? '/usr/local/go/bin/go' : 'go';
 
 /** Builds the Go client once; rebuilt only when its sources are newer than the binary. */
 export async function buildHarness(): Promise<string> {
-  const sources = ['main.go', 'go.mod', 'go.sum'].map((f) => statSync(`${GO_DIR}${f}`).mtimeMs);
+  const sources = ['main.go', 'coder.go', 'go.mod', 'go.sum'].map((f) => statSync(`${GO_DIR}${f}`).mtimeMs);
   if (existsSync(HARNESS_BIN) && statSync(HARNESS_BIN).mtimeMs >= Math.max(...sources)) return HARNESS_BIN;
-  await run(GO, ['build', '-o', 'bin/rpcharness', '.'], { cwd: GO_DIR, timeout: 240_000, env: { ...process.env, GOFLAGS: '-buildvcs=false -mod=mod' } });
+  await run(GO, ['build', '-o', 'bin/rpcharness', '.'], { cwd: GO_DIR, timeout: 240_000, env: { ...process.env, GOFLAGS: '-buildvcs=false' } });
   return HARNESS_BIN;
 }
 
-export async function runHarness(url: string): Promise<{ stdout: string; stderr: string; code: number }> {
+export async function runHarness(url: string, mode: 'echo' | 'coder' = 'echo'): Promise<{ stdout: string; stderr: string; code: number }> {
   try {
-    const r = await run(HARNESS_BIN, ['-url', url], { timeout: 60_000 });
+    const r = await run(HARNESS_BIN, ['-url', url, '-mode', mode], { timeout: 60_000, maxBuffer: 16 << 20 });
     return { stdout: r.stdout, stderr: r.stderr, code: 0 };
   } catch (e) {
     const err = e as { stdout?: string; stderr?: string; code?: number };

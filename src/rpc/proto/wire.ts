@@ -188,11 +188,14 @@ export class Reader {
     return n;
   }
 
+  /** A copy: decoded ids/keys outlive the transport chunk they came in (and may be Buffers). */
   bytes(): Uint8Array {
     const n = this.length();
     const p = this.pos;
     this.pos += n;
-    return this.buf.subarray(p, p + n);
+    const out = new Uint8Array(n);
+    out.set(this.buf.subarray(p, p + n));
+    return out;
   }
 
   string(): string {

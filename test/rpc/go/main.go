@@ -89,6 +89,7 @@ func unary(ctx context.Context, sess *yamux.Session, method string, in []byte) (
 
 func main() {
 	url := flag.String("url", "", "ws:// URL of the test server")
+	mode := flag.String("mode", "echo", "echo: generic dRPC checks; coder: Coder's generated clients and types")
 	flag.Parse()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -104,6 +105,13 @@ func main() {
 	sess, err := yamux.Client(nc, cfg)
 	if err != nil {
 		fail("yamux client: %v", err)
+	}
+
+	if *mode == "coder" {
+		runCoder(ctx, sess)
+		_ = sess.Close()
+		fmt.Println("DONE")
+		return
 	}
 
 	// 1. unary
