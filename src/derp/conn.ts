@@ -51,6 +51,9 @@ const ST_ADMITTING = 1;
 const ST_ACTIVE = 2;
 const ST_CLOSED = 3;
 
+/** Flushes up to this size use Node's small-buffer pool; larger ones a recycled slab. */
+const SMALL_WRITE = 4096;
+
 const closeIndex = new Map<CloseReason, number>(CLOSE_REASONS.map((r, i) => [r, i]));
 const EMPTY_KEY = Buffer.alloc(KEY_LEN);
 
@@ -401,7 +404,8 @@ export class Conn implements StreamSink {
     const stats = srv.stats;
     while (this.pendingBytes > 0 && !this.blocked && this.state !== ST_CLOSED) {
       const size = Math.min(this.pendingBytes, srv.limits.maxFlushBytes);
-      const out = Buffer.allocUnsafe(size);
+      const slab = size > SMALL_WRITE ? srv.takeSlab() : null;
+      const out = slab ?? Buffer.allocUnsafe(size);
       let o = 0;
       const ctrl = this.ctrl;
       let ci = 0;
@@ -443,7 +447,8 @@ export class Conn implements StreamSink {
         const keep = Math.pow(0.9, packets);
         stats.averageQueueDurationMs = stats.averageQueueDurationMs * keep + avg * (1 - keep);
       }
-      if (!this.stream.write(o === size ? out : out.subarray(0, o))) {
+      const data = o === out.length ? out : out.subarray(0, o);
+      if (!(slab ? this.stream.write(data, () => srv.returnSlab(slab)) : this.stream.write(data))) {
         this.blocked = true;
         const wt = this.isMesh ? srv.limits.meshWriteTimeoutMs : srv.limits.writeTimeoutMs;
         if (wt > 0 && this.writeTimer === null) {

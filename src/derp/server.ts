@@ -121,6 +121,9 @@ export interface DerpServerEvents {
   clientDisconnected: [key: Buffer];
 }
 
+/** Free write slabs kept for reuse (each maxFlushBytes, 256 KiB by default). */
+const MAX_FREE_SLABS = 32;
+
 const DUP_HEALTH = 'this node key is connected to this DERP server more than once; only the most recent sender receives packets';
 
 /** The parts of the server Conn uses (kept narrow for readability). */
@@ -138,6 +141,8 @@ export interface DerpServerCore {
   random(): number;
   ipTo16(addr: string | undefined): Buffer | null;
   markDirty(c: Conn): void;
+  takeSlab(): Buffer;
+  returnSlab(b: Buffer): void;
   register(c: Conn): void;
   unregister(c: Conn): void;
   promote(c: Conn): void;
@@ -180,6 +185,7 @@ export class DerpServer extends EventEmitter<DerpServerEvents> implements DerpSe
   private readonly healthOnDuplicate: boolean;
   private readonly flushAll = (): void => this.runFlush();
   private readonly closeWaiters = new Map<Conn, () => void>();
+  private readonly slabs: Buffer[] = [];
 
   constructor(opts: DerpServerOptions) {
     super();
@@ -291,6 +297,15 @@ export class DerpServer extends EventEmitter<DerpServerEvents> implements DerpSe
   }
 
   // ---- Conn callbacks ---------------------------------------------------------------
+
+  /** A maxFlushBytes write buffer; recycled through returnSlab once the transport is done with it. */
+  takeSlab(): Buffer {
+    return this.slabs.pop() ?? Buffer.allocUnsafeSlow(this.limits.maxFlushBytes);
+  }
+
+  returnSlab(b: Buffer): void {
+    if (this.slabs.length < MAX_FREE_SLABS) this.slabs.push(b);
+  }
 
   ipTo16(addr: string | undefined): Buffer | null {
     return ipTo16(addr);

@@ -19,8 +19,12 @@ export interface DerpStream {
   readonly remotePort: number | undefined;
   readonly kind: 'tcp' | 'websocket' | 'other';
   start(sink: StreamSink): void;
-  /** False when the caller should wait for sink.drain(). */
-  write(buf: Buffer): boolean;
+  /**
+   * False when the caller should wait for sink.drain(). `done`, if given, is
+   * called once the transport no longer references `buf` (so it can be
+   * reused); it may never be called if the stream dies.
+   */
+  write(buf: Buffer, done?: () => void): boolean;
   pause(): void;
   resume(): void;
   /** Flush what was written, then close. */
@@ -64,9 +68,9 @@ export class SocketStream implements DerpStream {
     this.sock.on('data', (c: Buffer) => sink.data(c));
   }
 
-  write(buf: Buffer): boolean {
+  write(buf: Buffer, done?: () => void): boolean {
     if (this.sock.destroyed) return true;
-    return this.sock.write(buf);
+    return done ? this.sock.write(buf, (err) => err || done()) : this.sock.write(buf);
   }
 
   pause(): void {
@@ -126,14 +130,23 @@ export class WsStream implements DerpStream {
     });
   }
 
-  write(buf: Buffer): boolean {
+  write(buf: Buffer, done?: () => void): boolean {
     if (this.ws.readyState !== 1) return true;
     const total = buf.length;
     this.outstanding += total;
     for (let o = 0; o < total; o += WS_MAX_OUT_MESSAGE) {
       const end = Math.min(total, o + WS_MAX_OUT_MESSAGE);
       const last = end === total;
-      this.ws.send(buf.subarray(o, end), { binary: true, compress: false }, last ? () => this.written(total) : undefined);
+      this.ws.send(
+        buf.subarray(o, end),
+        { binary: true, compress: false },
+        last
+          ? (err) => {
+              this.written(total);
+              if (!err) done?.();
+            }
+          : undefined,
+      );
     }
     if (this.outstanding > WS_HIGH_WATER) {
       this.wantDrain = true;
