@@ -9,7 +9,7 @@
  */
 import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
-import type { Clock } from '../util/clock.js';
+import { systemClock, type Clock } from '../util/clock.js';
 import type { ByteStream } from './byte-stream.js';
 import { DrpcServerConn, type DrpcServerConnOptions } from './drpc/server-conn.js';
 import type { RpcMux } from './drpc/mux.js';
@@ -29,6 +29,11 @@ export interface ServeRpcOptions {
   /** Concurrent RPC (yamux stream) cap per connection (default 1024). */
   maxStreams?: number;
   onCallEnd?: DrpcServerConnOptions['onCallEnd'];
+  /**
+   * WebSocket-level ping period (Coder pings client /coordinate sockets every
+   * 15 s via httpapi.Heartbeat). Off by default; yamux keepalive covers liveness.
+   */
+  wsHeartbeatMs?: number;
 }
 
 export interface RpcConnection {
@@ -43,7 +48,15 @@ export interface RpcConnection {
 
 /** Serves `mux` over an already-upgraded WebSocket. */
 export function serveRpcOverWebSocket(ws: WebSocket, mux: RpcMux, opts: ServeRpcOptions): RpcConnection {
-  return serveRpc(new WsByteStream(ws), mux, opts);
+  const conn = serveRpc(new WsByteStream(ws), mux, opts);
+  if (opts.wsHeartbeatMs) {
+    const clock = opts.clock ?? systemClock;
+    const timer = clock.setInterval(() => {
+      if (ws.readyState === ws.OPEN) ws.ping();
+    }, opts.wsHeartbeatMs);
+    void conn.closed.then(() => timer.cancel());
+  }
+  return conn;
 }
 
 /** Same over any ByteStream (tests, other transports). */

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, renameSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
@@ -12,7 +12,10 @@ const GO = existsSync('/usr/local/go/bin/go') ? '/usr/local/go/bin/go' : 'go';
 export async function buildHarness(): Promise<string> {
   const sources = ['main.go', 'coder.go', 'go.mod', 'go.sum'].map((f) => statSync(`${GO_DIR}${f}`).mtimeMs);
   if (existsSync(HARNESS_BIN) && statSync(HARNESS_BIN).mtimeMs >= Math.max(...sources)) return HARNESS_BIN;
-  await run(GO, ['build', '-o', 'bin/rpcharness', '.'], { cwd: GO_DIR, timeout: 240_000, env: { ...process.env, GOFLAGS: '-buildvcs=false' } });
+  // Test files run in parallel forks: build under a private name, then rename atomically.
+  const tmp = `bin/rpcharness.${process.pid}.tmp`;
+  await run(GO, ['build', '-o', tmp, '.'], { cwd: GO_DIR, timeout: 240_000, env: { ...process.env, GOFLAGS: '-buildvcs=false' } });
+  renameSync(`${GO_DIR}${tmp}`, HARNESS_BIN);
   return HARNESS_BIN;
 }
 

@@ -10,11 +10,11 @@ import { silent } from './helpers.js';
 
 const te = new TextEncoder();
 
-async function start(mux: RpcMux): Promise<{ server: Server; url: string; conns: RpcConnection[] }> {
+async function start(mux: RpcMux, wsHeartbeatMs?: number): Promise<{ server: Server; url: string; conns: RpcConnection[] }> {
   const server = createServer();
   const wss = new WebSocketServer({ server, perMessageDeflate: false });
   const conns: RpcConnection[] = [];
-  wss.on('connection', (ws) => conns.push(serveRpcOverWebSocket(ws, mux, { logger: silent, keepaliveIntervalMs: null })));
+  wss.on('connection', (ws) => conns.push(serveRpcOverWebSocket(ws, mux, { logger: silent, keepaliveIntervalMs: null, wsHeartbeatMs })));
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return { server, url: `ws://127.0.0.1:${(server.address() as AddressInfo).port}`, conns };
 }
@@ -104,5 +104,15 @@ describe('WebSocket byte stream', () => {
     s.conns[0]!.close(1000, 'bye');
     expect(await c.closed).toBe(1000);
     expect(Buffer.concat(c.messages).toString('hex')).toBe('000300000000000000000000');
+  });
+
+  it('sends WebSocket pings when wsHeartbeatMs is set', async () => {
+    const s = await start(new RpcMux(), 20);
+    server = s.server;
+    const c = await client(s.url);
+    let pings = 0;
+    c.ws.on('ping', () => pings++);
+    await until(() => pings >= 2);
+    c.ws.close();
   });
 });
