@@ -82,13 +82,12 @@ export class GitAuthRepo {
 
   /** Single-use: the state row is deleted when taken. Expired states (older than maxAgeMs) are rejected. */
   async takeState(state: string, maxAgeMs: number): Promise<{ provider_id: string; user_id: string; redirect: string } | undefined> {
-    return this.db.transaction().execute(async (trx) => {
-      const row = await trx.selectFrom('git_auth_states').selectAll().where('state', '=', state).executeTakeFirst();
-      if (!row) return undefined;
-      await trx.deleteFrom('git_auth_states').where('state', '=', state).execute();
-      if (this.clock.now() - Date.parse(row.created_at) > maxAgeMs) return undefined;
-      return row;
-    });
+    // One atomic DELETE … RETURNING: of several concurrent callbacks only one gets the row
+    // (a select-then-delete let two of them through on PostgreSQL).
+    const row = await this.db.deleteFrom('git_auth_states').where('state', '=', state).returningAll().executeTakeFirst();
+    if (!row) return undefined;
+    if (this.clock.now() - Date.parse(row.created_at) > maxAgeMs) return undefined;
+    return row;
   }
 
   /** The owner's git SSH key, generated (ed25519) on first use. */
