@@ -45,3 +45,4 @@ export {
   randomNodeId,
 } from './node.js';
 export { DerpLink, deviceOverDerp, type DerpLinkStats } from './derp-link.js';
+export { AgentSession, TailnetPeer, type TailnetPeerEvent, type TailnetPeerOptions } from './session.js';

@@ -35,6 +35,8 @@ export interface TcpStackOptions {
   random?: TcpStackRandom;
   /** Overrides for every TCB (buffers, RTO bounds, timeouts). */
   tcp?: Partial<Omit<TcpOptions, 'clock' | 'localPort' | 'remotePort' | 'iss'>>;
+  /** Called whenever the number of live TCBs changes (keepalive policy, metrics). */
+  onConnectionCount?(n: number): void;
 }
 
 export interface ConnectOptions {
@@ -88,7 +90,10 @@ export class TcpStack {
     const events = socket.tcpEvents(
       (seg) => this.send(seg),
       () => {
-        if (this.conns.get(key)?.socket === socket) this.conns.delete(key);
+        if (this.conns.get(key)?.socket === socket) {
+          this.conns.delete(key);
+          this.opts.onConnectionCount?.(this.conns.size);
+        }
       },
     );
     const conn = new TcpConnection(
@@ -97,6 +102,7 @@ export class TcpStack {
     );
     socket.attach(conn);
     this.conns.set(key, { conn, socket });
+    this.opts.onConnectionCount?.(this.conns.size);
     if (opts.timeoutMs && opts.timeoutMs > 0) {
       const t = this.clock.setTimeout(() => {
         if (socket.connecting && !socket.destroyed) socket.destroy(tailnetError('ETIMEDOUT', 'connect timed out'));
@@ -149,6 +155,7 @@ export class TcpStack {
     this.failed = err;
     for (const e of [...this.conns.values()]) e.conn.fail(err);
     this.conns.clear();
+    this.opts.onConnectionCount?.(0);
   }
 
   private replyClosed(seg: TcpSegment): void {

@@ -252,7 +252,8 @@ export class WgPeer {
     if (this.closed) return;
     if (!isRetry) this.handshakeAttempts = 0;
     const now = this.ctx.clock.monotonic();
-    const gap = minGapMs ?? (this.inFastRetry() ? MIN_FAST_RETRY_GAP_MS : REKEY_TIMEOUT_MS);
+    // Data-triggered initiations keep wireguard-go's 5 s spacing; only the first-contact timer retries faster.
+    const gap = minGapMs ?? REKEY_TIMEOUT_MS;
     if (now - this.lastSentHandshake < gap) return;
     this.lastSentHandshake = now;
     this.resetHandshakeIndex();
