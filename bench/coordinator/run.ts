@@ -4,7 +4,7 @@
  *   run.ts ──fork──► server-child (coord | ws | sio ×2 + Redis)
  *          ──fork──► loadgen-child ×2 (raw-WebSocket receivers, paced senders, C1 peers)
  *
- * Usage: node --import tsx bench/coordinator/run.ts [--quick] [--only=C1,C2,C5,C6] [--write]
+ * Usage: node --import tsx bench/coordinator/run.ts [--quick] [--only=C1,C2,C5,C6,FW] [--write]
  * --write replaces the "## Coordinator" section of bench/RESULTS.md.
  */
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
@@ -13,10 +13,11 @@ import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Child } from './ipc.js';
 import { coreCostPerUpdate } from './core-scale.js';
+import { runFrameWrite } from './frame-write.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
-const only = (args.find((a) => a.startsWith('--only='))?.slice(7) ?? 'C1,C2,C5,C6').split(',');
+const only = (args.find((a) => a.startsWith('--only='))?.slice(7) ?? 'C1,C2,C5,C6,FW').split(',');
 const write = args.includes('--write');
 const lines: string[] = [];
 const out = (s: string): void => {
@@ -29,6 +30,9 @@ interface ServerStats {
   rss: number;
   heapUsed: number;
   peers: number;
+  /** Server event-loop delay since the last reset (ms). */
+  eldP99: number;
+  eldMax: number;
 }
 interface GenStats {
   frames: number;
@@ -74,9 +78,16 @@ function clientUrl(system: System, port: number, agentId: string): string {
     : `ws://127.0.0.1:${port}/api/v2/workspaceagents/${agentId}/coordinate?client=${randomUUID()}`;
 }
 
-async function serverStats(d: Deployment): Promise<ServerStats> {
-  const all = await Promise.all(d.servers.map((s) => s.call<ServerStats>('stats')));
-  return all.reduce((a, b) => ({ cpuMicros: a.cpuMicros + b.cpuMicros, rss: a.rss + b.rss, heapUsed: a.heapUsed + b.heapUsed, peers: a.peers + b.peers }));
+async function serverStats(d: Deployment, reset = false): Promise<ServerStats> {
+  const all = await Promise.all(d.servers.map((s) => s.call<ServerStats>('stats', { reset })));
+  return all.reduce((a, b) => ({
+    cpuMicros: a.cpuMicros + b.cpuMicros,
+    rss: a.rss + b.rss,
+    heapUsed: a.heapUsed + b.heapUsed,
+    peers: a.peers + b.peers,
+    eldP99: Math.max(a.eldP99, b.eldP99),
+    eldMax: Math.max(a.eldMax, b.eldMax),
+  }));
 }
 
 // ---------------------------------------------------------------- C2
@@ -165,7 +176,7 @@ async function c1(pairs: number, ms: number): Promise<Record<string, number>> {
     const after = await d.servers[0]!.call<{ rss: number }>('gc');
     await ga.call('stats', { reset: true });
     await gc.call('stats', { reset: true });
-    const s0 = await serverStats(d);
+    const s0 = await serverStats(d, true);
     const t0 = performance.now();
     const [sa, sc] = await Promise.all([
       ga.call<number>('peersRun', { ms, periodMs: 23_000, burstFraction: 0.01 }),
@@ -187,6 +198,8 @@ async function c1(pairs: number, ms: number): Promise<Record<string, number>> {
       cpuPct: ((s1.cpuMicros - s0.cpuMicros) / 1e6 / el) * 100,
       rssPerPeer: (after.rss - base.rss) / (pairs * 2),
       rssMB: s1.rss / 1e6,
+      eldP99: s1.eldP99,
+      eldMax: s1.eldMax,
     };
   } finally {
     await ga.call('closeAll').catch(() => {});
@@ -290,9 +303,11 @@ async function main(): Promise<void> {
     const r = await c1(pairs, ms);
     out(`### C1 steady: ${pairs} agents + ${pairs} clients, 1 update/peer/~23 s + 1 % bursts every 5 s, ${ms / 1000} s window`);
     out('');
-    out('| peers | updates sent | delivered | p50 ms | p99 ms | max ms | server CPU % | RSS/peer (connected, 1 node each) |');
-    out('|---|---|---|---|---|---|---|---|');
-    out(`| ${r.peers} | ${r.sent} | ${r.delivered} | ${f2(r.p50 as number)} | ${f2(r.p99 as number)} | ${f1(r.max as number)} | ${f1(r.cpuPct as number)} | ${f1((r.rssPerPeer as number) / 1000)} KB |`);
+    out('| peers | updates sent | delivered | p50 ms | p99 ms | max ms | server CPU % | server event-loop delay p99 / max ms | RSS/peer (connected, 1 node each) |');
+    out('|---|---|---|---|---|---|---|---|---|');
+    out(
+      `| ${r.peers} | ${r.sent} | ${r.delivered} | ${f2(r.p50 as number)} | ${f2(r.p99 as number)} | ${f1(r.max as number)} | ${f1(r.cpuPct as number)} | ${f1(r.eldP99 as number)} / ${f1(r.eldMax as number)} | ${f1((r.rssPerPeer as number) / 1000)} KB |`,
+    );
     out('');
   }
   if (only.includes('C5')) {
@@ -320,6 +335,15 @@ async function main(): Promise<void> {
       base ||= r.nsPerUpdate;
       out(`| ${k(n)} | ${r.nsPerUpdate.toFixed(0)} | ${f2(r.nsPerUpdate / base)} | ${(r.heapPerPeer / 1000).toFixed(2)} KB |`);
     }
+    out('');
+  }
+  if (only.includes('FW')) {
+    const r = await runFrameWrite(() => {});
+    out('### Fan-out write: pre-framed raw socket write vs ws.send (200 sockets, ~430 B messages, CPU per socket write, median of 3)');
+    out('');
+    out('| ws.send | pre-framed write | ratio |');
+    out('|---|---|---|');
+    out(`| ${r.wsSend.toFixed(0)} ns | ${r.preframed.toFixed(0)} ns | ${f2(r.preframed / r.wsSend)} |`);
     out('');
   }
   if (only.includes('C6')) {

@@ -6,6 +6,7 @@
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createAdapter } from '@socket.io/redis-adapter';
 import { Redis } from 'ioredis';
 import { Server as SioServer } from 'socket.io';
@@ -16,6 +17,8 @@ import { serveIpc } from './ipc.js';
 const kind = process.argv[2] ?? 'coord';
 const redisKey = process.argv[3] ?? `bench-coord-${process.pid}`;
 let port = 0;
+const eld = monitorEventLoopDelay({ resolution: 10 });
+eld.enable();
 let peers = (): number => 0;
 
 async function startCoord(): Promise<void> {
@@ -99,9 +102,18 @@ serveIpc({
     else await startSio();
     return { port, pid: process.pid };
   },
-  stats() {
+  stats(p) {
     const cpu = process.cpuUsage();
-    return { cpuMicros: cpu.user + cpu.system, rss: process.memoryUsage.rss(), heapUsed: process.memoryUsage().heapUsed, peers: peers() };
+    const out = {
+      cpuMicros: cpu.user + cpu.system,
+      rss: process.memoryUsage.rss(),
+      heapUsed: process.memoryUsage().heapUsed,
+      peers: peers(),
+      eldP99: eld.percentile(99) / 1e6,
+      eldMax: eld.max / 1e6,
+    };
+    if ((p as { reset?: boolean } | null)?.reset) eld.reset();
+    return out;
   },
   gc() {
     const g = (globalThis as { gc?: () => void }).gc;

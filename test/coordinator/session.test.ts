@@ -91,6 +91,24 @@ describe('agent connection records', () => {
     ]);
   });
 
+  it('an overwritten agent socket does not record a disconnect (the new socket keeps the row fresh)', async () => {
+    const clock = new ManualClock();
+    const rec = new FakeRecorder();
+    server = await startMemoryServer({ clock, recorder: rec });
+    const agentId = uuid();
+    const a1 = await peer(server.agentUrl(agentId));
+    await eventually(() => rec.calls.length === 1, 'first connected');
+    const a2 = await peer(server.agentUrl(agentId));
+    expect((await a1.closed).code).toBe(1001);
+    await eventually(() => rec.kinds().filter((k) => k === 'connected').length === 2, 'second connected');
+    clock.advance(3000);
+    await eventually(() => rec.kinds().filter((k) => k === 'heartbeat').length === 1, 'one heartbeat (old ticker stopped)');
+    expect(rec.kinds()).not.toContain('disconnected');
+    await a2.close();
+    await eventually(() => rec.kinds().at(-1) === 'disconnected', 'disconnect of the live socket');
+    expect(rec.kinds().filter((k) => k === 'disconnected').length).toBe(1);
+  });
+
   it('kicks the agent with 1001 and an empty reason when its build is no longer the latest', async () => {
     const clock = new ManualClock();
     const rec = new FakeRecorder();
