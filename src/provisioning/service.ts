@@ -19,12 +19,29 @@ export interface CreatedUser {
   api_key: string;
 }
 
+/** A unique/primary-key violation from SQLite or PostgreSQL: a concurrent create won the race. */
+export function isUniqueViolation(e: unknown): boolean {
+  const code = (e as { code?: unknown } | null)?.code;
+  return code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+}
+
+async function conflictAs409<T>(message: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (isUniqueViolation(e)) throw new ProvisioningError(409, message);
+    throw e;
+  }
+}
+
 export class Provisioning {
   constructor(private readonly store: Store) {}
 
   async createUser(input: { username: string; email: string; admin: boolean }): Promise<CreatedUser> {
     if (await this.store.users.byUsername(input.username)) throw new ProvisioningError(409, `User "${input.username}" already exists.`);
-    const user = await this.store.users.create({ username: input.username, email: input.email, isAdmin: input.admin });
+    const user = await conflictAs409(`User "${input.username}" already exists.`, () =>
+      this.store.users.create({ username: input.username, email: input.email, isAdmin: input.admin }),
+    );
     const { key } = await this.store.users.createApiKey(user.id);
     return { id: user.id, username: user.username, email: user.email, admin: input.admin, api_key: key };
   }
@@ -40,7 +57,9 @@ export class Provisioning {
     if (await this.store.workspaces.byOwnerAndName(owner.id, input.name)) {
       throw new ProvisioningError(409, `Workspace "${input.name}" already exists for ${owner.username}.`);
     }
-    return this.store.workspaces.create({ ownerId: owner.id, name: input.name, ttlMs: input.ttl_ms, agents: input.agents });
+    return conflictAs409(`Workspace "${input.name}" already exists for ${owner.username}.`, () =>
+      this.store.workspaces.create({ ownerId: owner.id, name: input.name, ttlMs: input.ttl_ms, agents: input.agents }),
+    );
   }
 
   async createBuild(workspaceId: string, input: CreateBuildInput): Promise<ProvisionedBuild> {
@@ -50,7 +69,7 @@ export class Provisioning {
 
   async addGitAuthProvider(input: GitAuthProviderInput): Promise<{ id: string; type: string; regex: string; position: number }> {
     if (await this.store.gitauth.provider(input.id)) throw new ProvisioningError(409, `Git auth provider "${input.id}" already exists.`);
-    const row = await this.store.gitauth.addProvider(input);
+    const row = await conflictAs409(`Git auth provider "${input.id}" already exists.`, () => this.store.gitauth.addProvider(input));
     return { id: row.id, type: row.type, regex: row.regex, position: Number(row.position) };
   }
 

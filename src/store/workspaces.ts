@@ -56,6 +56,9 @@ export class WorkspaceRepo {
   /** A new build: new agents and tokens; the previous build is no longer latest. */
   async createBuild(workspaceId: string, transition: 'start' | 'stop', agents: AgentSpec[]): Promise<ProvisionedBuild> {
     return this.db.transaction().execute(async (trx) => {
+      // Touch the workspace row first: on PostgreSQL this row lock serializes concurrent builds of
+      // one workspace, so each reads the other's build number (else both pick max+1 → unique violation).
+      await trx.updateTable('workspaces').set({ updated_at: nowIso(this.clock.now()) }).where('id', '=', workspaceId).execute();
       const last = await trx
         .selectFrom('workspace_builds')
         .select((eb) => eb.fn.max('build_number').as('n'))

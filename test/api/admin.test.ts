@@ -146,6 +146,29 @@ describe.each(BACKENDS)('admin API (%s)', (backend) => {
     });
   });
 
+  describe('concurrent conflicting creates', () => {
+    it('the same username created in parallel: one 201, the rest 409 (never 500)', async () => {
+      const res = await Promise.all(Array.from({ length: 6 }, () => post('/users', { username: 'twin', email: 't@example.com' })));
+      const codes = res.map((r) => r.status).sort();
+      await Promise.all(res.map((r) => r.text()));
+      expect(codes).toEqual([201, 409, 409, 409, 409, 409]);
+    });
+    it('the same workspace name created in parallel: one 201, the rest 409 (never 500)', async () => {
+      const res = await Promise.all(Array.from({ length: 6 }, () => post('/workspaces', { owner: plain.username, name: 'twin', agents: [{ name: 'main' }] })));
+      const codes = res.map((r) => r.status).sort();
+      await Promise.all(res.map((r) => r.text()));
+      expect(codes).toEqual([201, 409, 409, 409, 409, 409]);
+    });
+    it('builds created in parallel get distinct numbers (never 500)', async () => {
+      const ws = await okJson<Provisioned>(await post('/workspaces', { owner: plain.username, name: 'parallel-builds', agents: [{ name: 'main' }] }), 201);
+      const res = await Promise.all(Array.from({ length: 5 }, () => post(`/workspaces/${ws.workspace_id}/builds`, { agents: [{ name: 'main' }] })));
+      const bodies = await Promise.all(res.map((r) => r.text()));
+      expect(res.map((r) => r.status), bodies.join('\n')).toEqual([201, 201, 201, 201, 201]);
+      const numbers = bodies.map((b) => (JSON.parse(b) as Provisioned).build_number).sort();
+      expect(numbers).toEqual([2, 3, 4, 5, 6]);
+    });
+  });
+
   describe('git auth providers and links', () => {
     const provider = (id: string, extra: Record<string, unknown> = {}) => ({
       id,
