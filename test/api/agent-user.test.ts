@@ -142,6 +142,22 @@ describe.each(BACKENDS)('GET /workspaceagents/{agent} (%s)', (backend) => {
     expect(body['first_connected_at']).toBe(iso(t).replace('.120Z', '.12Z'));
   });
 
+  it('API key side effects: last_used/ip refreshed after an hour; expiry slides once an hour of lifetime has passed', async () => {
+    const u = await s.user();
+    const b = await s.workspace(u.username, [{ name: 'keys' }]);
+    const keyId = u.key.split('-')[0]!;
+    const before = (await s.app.store.users.apiKeyWithUser(keyId))!.key;
+    clock.advance(30 * 60_000);
+    await okJson(await s.request(`/api/v2/workspaceagents/${b.agents[0]!.id}`, { token: u.key }));
+    expect((await s.app.store.users.apiKeyWithUser(keyId))!.key).toMatchObject({ last_used: before.last_used, expires_at: before.expires_at, ip_address: '' });
+    clock.advance(31 * 60_000);
+    await okJson(await s.request(`/api/v2/workspaceagents/${b.agents[0]!.id}`, { token: u.key }));
+    const after = (await s.app.store.users.apiKeyWithUser(keyId))!.key;
+    expect(after.last_used).toBe(iso(clock.now()));
+    expect(after.ip_address).toMatch(/127\.0\.0\.1$/);
+    expect(after.expires_at).toBe(iso(clock.now() + Number(after.lifetime_seconds) * 1000));
+  });
+
   it('GET /connection returns the same DERP map as the agent metadata', async () => {
     const b = await s.workspace(owner.username, [{ name: 'conn' }]);
     const a = b.agents[0]!;
