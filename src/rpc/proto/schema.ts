@@ -6,7 +6,7 @@
  * repeated scalars, and throws ProtoDecodeError on malformed input.
  */
 import { protoError } from './errors.js';
-import { Reader, WireType, Writer } from './wire.js';
+import { Reader, WireType, Writer, encodeWith } from './wire.js';
 
 export type ScalarType =
   | 'int32' | 'uint32' | 'sint32' | 'fixed32' | 'sfixed32' | 'enum'
@@ -144,14 +144,33 @@ function expect(wt: number, want: number, f: FieldDef): void {
 function readValue(r: Reader, v: ScalarType | Lazy, wt: number, f: FieldDef): unknown {
   if (typeof v === 'function') {
     expect(wt, WireType.LengthDelimited, f);
-    return v().read(r.sub());
+    return readNested(r, codecOf(v));
   }
   expect(wt, wireTypeOf(v), f);
   return readScalar(r, v);
 }
 
+/** Reads a length-delimited nested message in place (no sub-reader allocation). */
+function readNested(r: Reader, c: MessageCodec<unknown>): unknown {
+  const outer = r.limit();
+  const v = c.read(r);
+  r.restore(outer);
+  return v;
+}
+
 function defaultValue(v: ScalarType | Lazy): unknown {
-  return typeof v === 'function' ? v().create() : defaultOf(v);
+  return typeof v === 'function' ? codecOf(v).create() : defaultOf(v);
+}
+
+/** Resolves (once) the codec behind a lazy reference; lazies exist only for declaration order. */
+const resolved = new WeakMap<Lazy, MessageCodec<unknown>>();
+function codecOf(l: Lazy): MessageCodec<unknown> {
+  let c = resolved.get(l);
+  if (!c) {
+    c = l() as MessageCodec<unknown>;
+    resolved.set(l, c);
+  }
+  return c;
 }
 
 class TableCodec<T> implements MessageCodec<T> {
@@ -175,9 +194,7 @@ class TableCodec<T> implements MessageCodec<T> {
   }
 
   encode(v: T): Uint8Array {
-    const w = new Writer();
-    this.write(w, v);
-    return w.finish();
+    return encodeWith((w) => this.write(w, v));
   }
 
   decode(b: Uint8Array): T {
@@ -211,7 +228,7 @@ class TableCodec<T> implements MessageCodec<T> {
           writeScalar(w, f.type, val);
         }
       } else if (f.kind === 'message') {
-        const codec = f.msg() as MessageCodec<unknown>;
+        const codec = codecOf(f.msg);
         const items = f.rep === 'repeated' ? (val as unknown[]) : [val];
         for (const x of items) {
           w.tag(f.no, WireType.LengthDelimited);
@@ -228,7 +245,7 @@ class TableCodec<T> implements MessageCodec<T> {
           if (typeof f.value === 'function') {
             w.tag(2, WireType.LengthDelimited);
             const m2 = w.beginSub();
-            (f.value() as MessageCodec<unknown>).write(w, x);
+            codecOf(f.value).write(w, x);
             w.endSub(m2);
           } else {
             w.tag(2, wireTypeOf(f.value));
@@ -242,8 +259,11 @@ class TableCodec<T> implements MessageCodec<T> {
 
   read(r: Reader): T {
     const o = this.create() as Record<string, unknown>;
-    while (!r.done) {
-      const [no, wt] = r.tag();
+    while (r.pos < r.end) {
+      const t = r.uint32();
+      const no = t >>> 3;
+      const wt = t & 7;
+      if (no === 0) throw protoError('bad_field_number', 'field number 0');
       const f = this.byNo[no];
       if (!f) {
         r.skip(wt, no);
@@ -254,8 +274,9 @@ class TableCodec<T> implements MessageCodec<T> {
         if (f.rep === 'repeated') {
           const arr = o[f.name] as unknown[];
           if (wt === WireType.LengthDelimited && want !== WireType.LengthDelimited) {
-            const sub = r.sub();
-            while (!sub.done) arr.push(readScalar(sub, f.type));
+            const outer = r.limit();
+            while (r.pos < r.end) arr.push(readScalar(r, f.type));
+            r.restore(outer);
           } else {
             expect(wt, want, f);
             arr.push(readScalar(r, f.type));
@@ -266,20 +287,21 @@ class TableCodec<T> implements MessageCodec<T> {
         }
       } else if (f.kind === 'message') {
         expect(wt, WireType.LengthDelimited, f);
-        const value = (f.msg() as MessageCodec<unknown>).read(r.sub());
+        const value = readNested(r, codecOf(f.msg));
         if (f.rep === 'repeated') (o[f.name] as unknown[]).push(value);
         else o[f.name] = value;
       } else {
         expect(wt, WireType.LengthDelimited, f);
-        const sub = r.sub();
+        const outer = r.limit();
         let k: unknown;
         let v: unknown;
-        while (!sub.done) {
-          const [eno, ewt] = sub.tag();
-          if (eno === 1) k = readValue(sub, f.key, ewt, f);
-          else if (eno === 2) v = readValue(sub, f.value, ewt, f);
-          else sub.skip(ewt, eno);
+        while (r.pos < r.end) {
+          const [eno, ewt] = r.tag();
+          if (eno === 1) k = readValue(r, f.key, ewt, f);
+          else if (eno === 2) v = readValue(r, f.value, ewt, f);
+          else r.skip(ewt, eno);
         }
+        r.restore(outer);
         (o[f.name] as Map<unknown, unknown>).set(k ?? defaultOf(f.key), v ?? defaultValue(f.value));
       }
     }

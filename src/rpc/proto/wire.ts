@@ -14,7 +14,8 @@ const TWO32 = 4294967296;
 
 export class Reader {
   pos: number;
-  readonly end: number;
+  /** Current limit; narrowed while a nested message is read (see limit()/restore()). */
+  end: number;
   private dv: DataView | null = null;
 
   constructor(
@@ -206,6 +207,19 @@ export class Reader {
     return decodeUtf8(this.buf, p, p + n);
   }
 
+  /** Narrows the reader to the next length-delimited field; returns the outer limit for restore(). */
+  limit(): number {
+    const n = this.length();
+    const outer = this.end;
+    this.end = this.pos + n;
+    return outer;
+  }
+
+  restore(outer: number): void {
+    this.pos = this.end;
+    this.end = outer;
+  }
+
   /** Sub-reader over a length-delimited field. */
   sub(): Reader {
     const n = this.length();
@@ -288,6 +302,10 @@ export class Writer {
     next.set(this.buf.subarray(0, this.pos));
     this.buf = next;
     this.dv = new DataView(next.buffer);
+  }
+
+  get capacity(): number {
+    return this.buf.length;
   }
 
   finish(): Uint8Array {
@@ -411,6 +429,24 @@ export class Writer {
   }
 
   string(v: string): void {
+    const n = v.length;
+    if (n < 0x80) {
+      // Short ASCII fast path: one length byte, one byte per char.
+      this.ensure(1 + n);
+      const b = this.buf;
+      const start = this.pos + 1;
+      let i = 0;
+      for (; i < n; i++) {
+        const c = v.charCodeAt(i);
+        if (c >= 0x80) break;
+        b[start + i] = c;
+      }
+      if (i === n) {
+        b[this.pos] = n;
+        this.pos = start + n;
+        return;
+      }
+    }
     // Worst case 3 bytes per UTF-16 unit; encodeInto writes in place.
     const max = v.length * 3;
     const lenSize = max < 0x80 ? 1 : max < 0x4000 ? 2 : max < 0x200000 ? 3 : 5;
@@ -451,6 +487,25 @@ export class Writer {
     }
     this.buf[p++] = v;
     this.pos = at + need + len;
+  }
+}
+
+let scratch: Writer | null = null;
+
+/**
+ * Runs `fn` on a reusable Writer and returns a right-sized copy of the bytes.
+ * Encoding is synchronous and never re-entered, so one scratch buffer serves
+ * every top-level encode; it is dropped if a huge message grew it.
+ */
+export function encodeWith(fn: (w: Writer) => void): Uint8Array {
+  const w = scratch ?? new Writer(4096);
+  scratch = null; // re-entrancy (should it ever happen) gets its own writer
+  w.pos = 0;
+  try {
+    fn(w);
+    return w.finish();
+  } finally {
+    if (w.capacity <= 1 << 20) scratch = w;
   }
 }
 
