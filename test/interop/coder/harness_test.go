@@ -152,6 +152,9 @@ func startServer(t *testing.T, extraEnv ...string) *server {
 		// Short intervals keep scenarios fast; same meaning as coderd's.
 		"TAILNETD_AGENT_STATS_REFRESH_INTERVAL_MS=1000",
 		"TAILNETD_AGENT_CONNECTION_UPDATE_FREQUENCY_MS=1000",
+		// Bounds each scenario's teardown; a drain that needs the whole grace
+		// is reported by halt.
+		"TAILNETD_SHUTDOWN_GRACE_PERIOD_MS=5000",
 	)
 	env = append(env, extraEnv...)
 	s := &server{dataDir: dataDir, env: env, logDir: logDir}
@@ -228,6 +231,12 @@ func (s *server) start(t *testing.T) {
 		close(exited)
 	}()
 	s.stop = func() {
+		sent := time.Now()
+		defer func() {
+			if d := time.Since(sent); d > 3*time.Second {
+				t.Logf("NOTE: tailnetd took %s to exit after SIGTERM (see README: half-closed sockets hold the drain)", d.Round(100*time.Millisecond))
+			}
+		}()
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		select {
 		case <-exited:

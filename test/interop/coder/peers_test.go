@@ -8,7 +8,8 @@ package interop
 //	              \______ WireGuard over tailnetd's DERP (endpoints blocked) ______/
 //
 // The client pings the agent and pushes 10 MiB over a tailnet TCP connection;
-// the agent peer answers with the SHA-256 of what it received. Run once with
+// the agent peer answers with the SHA-256 of what it received. A second
+// client then joins the same agent and both ping it. Run once with
 // DERP over `Upgrade: DERP` and once with DERP forced onto WebSockets
 // (TS_DEBUG_DERP_WS_CLIENT, read by the coder/tailscale DERP client per dial;
 // see websocketDialableDERPMap for the URL quirk of that client).
@@ -177,6 +178,25 @@ func testPeersOverDERP(t *testing.T, websocket bool) {
 		t.Fatalf("agent received different bytes: digest %q, want %x", got, want)
 	}
 	t.Logf("moved %d MiB through tailnetd DERP in %s (%.1f MiB/s)", payloadSize>>20, elapsed, float64(payloadSize>>20)/elapsed.Seconds())
+
+	// A second client of the same agent: the agent's node fans out to it and
+	// its node reaches the agent while the first client stays connected.
+	client2 := s.userClient(user.APIKey)
+	client2.HTTPClient = client.HTTPClient
+	conn2, err := client2.DialWorkspaceAgent(ctx, agentID, &codersdk.DialWorkspaceAgentOptions{
+		Logger:         peerLogger(t, filepath.Join(logDir, "client2-peer.log")),
+		BlockEndpoints: true,
+	})
+	if err != nil {
+		t.Fatalf("second client DialWorkspaceAgent: %v", err)
+	}
+	defer conn2.Close()
+	if _, _, _, err := conn2.Ping(ctx); err != nil {
+		t.Fatalf("second client ping: %v", err)
+	}
+	if _, _, _, err := conn.Ping(ctx); err != nil {
+		t.Fatalf("first client ping after the second joined: %v", err)
+	}
 
 	if websocket {
 		b, _ := os.ReadFile(clientLogPath)
