@@ -4,7 +4,7 @@
  */
 import { SIZE_TRANSPORT_HEADER } from './constants.js';
 import { encodeTransportHeader } from './messages.js';
-import { aeadOpen, aeadSeal } from './primitives.js';
+import { aeadOpen, aeadSealInto } from './primitives.js';
 import { ReplayFilter } from './replay.js';
 
 const EMPTY = new Uint8Array(0);
@@ -22,13 +22,11 @@ export class Keypair {
     readonly remoteIndex: number,
   ) {}
 
-  /** Seals `padded` with counter `n` into a full transport datagram. */
-  seal(n: bigint, padded: Uint8Array): Uint8Array {
-    const body = aeadSeal(this.sendKey, n, padded, EMPTY);
-    const out = new Uint8Array(SIZE_TRANSPORT_HEADER + body.length);
-    encodeTransportHeader(out, this.remoteIndex, n);
-    out.set(body, SIZE_TRANSPORT_HEADER);
-    return out;
+  /** Seals `packet` plus `pad` zero bytes with counter `n` into a full transport datagram. */
+  seal(n: bigint, packet: Uint8Array, pad = 0): Uint8Array {
+    const header = new Uint8Array(SIZE_TRANSPORT_HEADER);
+    encodeTransportHeader(header, this.remoteIndex, n);
+    return aeadSealInto(header, this.sendKey, n, packet, pad);
   }
 
   /** Opens the body of a transport datagram; null on authentication failure. No replay check here. */

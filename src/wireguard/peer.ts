@@ -223,13 +223,8 @@ export class WgPeer {
   }
 
   private encryptAndSend(kp: Keypair, n: bigint, packet: Uint8Array): void {
-    let padded = packet;
     const pad = packet.length === 0 ? 0 : paddingSize(packet.length, this.ctx.mtu);
-    if (pad > 0) {
-      padded = new Uint8Array(packet.length + pad);
-      padded.set(packet);
-    }
-    const datagram = kp.seal(n, padded);
+    const datagram = kp.seal(n, packet, pad);
     this.anyAuthenticatedPacketTraversal();
     this.anyAuthenticatedPacketSent();
     if (packet.length !== 0) this.dataSent();

@@ -23,6 +23,7 @@ const SPKI_PREFIX = Buffer.from('302a300506032b656e032100', 'hex');
 export const KEY_LEN = 32;
 export const TAG_LEN = 16;
 const ZERO32 = new Uint8Array(32);
+const EMPTY = new Uint8Array(0);
 
 /** HASH(x1 ‖ x2 ‖ …): unkeyed BLAKE2s-256. */
 export function hash(...parts: Uint8Array[]): Uint8Array {
@@ -76,6 +77,23 @@ export function aeadSeal(key: Uint8Array, counter: bigint, plain: Uint8Array, ad
   const out = new Uint8Array(body.length + TAG_LEN);
   out.set(body, 0);
   out.set(c.getAuthTag(), body.length);
+  return out;
+}
+
+/**
+ * Transport seal straight into a datagram: `header` bytes, then
+ * AEAD(packet ‖ pad zero bytes) and the tag — one allocation, no padded copy.
+ */
+export function aeadSealInto(header: Uint8Array, key: Uint8Array, counter: bigint, packet: Uint8Array, pad: number): Uint8Array {
+  const len = packet.length + pad;
+  const out = new Uint8Array(header.length + len + TAG_LEN);
+  out.set(header, 0);
+  const c = createCipheriv('chacha20-poly1305', key, nonce12(counter), { authTagLength: TAG_LEN });
+  c.setAAD(EMPTY, { plaintextLength: len });
+  out.set(c.update(packet), header.length);
+  if (pad > 0) out.set(c.update(new Uint8Array(pad)), header.length + packet.length);
+  c.final();
+  out.set(c.getAuthTag(), header.length + len);
   return out;
 }
 
