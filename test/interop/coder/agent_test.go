@@ -3,13 +3,14 @@ package interop
 // Scenario 3: the real Coder v0.19.0 workspace agent (cmd/coder-agent) against
 // tailnetd. Asserted through tailnetd's API (GET /workspaceagents/{id} read by
 // the era's codersdk): startup posted with the agent version, lifecycle walked
-// to ready, app health reported healthy, status connected, stats reported.
+// to ready after a startup script, git SSH key usable, app health reported healthy, status connected, stats reported.
 // Then the harness client dials the agent through tailnetd (coordinator +
 // DERP), runs a command in a reconnecting PTY, and reads the agent's
 // listening-ports HTTP API. Stopping the agent must flip its status to
 // disconnected within the inactive timeout.
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -22,7 +23,10 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/ssh"
+
 	"github.com/coder/coder/codersdk"
+	"github.com/coder/coder/codersdk/agentsdk"
 )
 
 func TestRealAgent(t *testing.T) {
@@ -48,9 +52,10 @@ func TestRealAgent(t *testing.T) {
 	s := startServer(t)
 	user := s.createUser(t, "bob")
 	ws := s.createWorkspace(t, "bob", "dev", agentSpec{
-		Name:      "main",
-		Auth:      "token",
-		Directory: "~",
+		Name:          "main",
+		Auth:          "token",
+		Directory:     "~",
+		StartupScript: "echo startup-script-ran; sleep 1",
 		Apps: []appSpec{{
 			Slug:        "web",
 			DisplayName: "Web",
@@ -112,6 +117,26 @@ func TestRealAgent(t *testing.T) {
 		return nil
 	})
 	t.Logf("agent: status=%s lifecycle=%s version=%s dir=%s latency=%v", last.Status, last.LifecycleState, last.Version, last.ExpandedDirectory, last.DERPLatency)
+
+	// The key pair `coder gitssh` fetches with the agent token must be a
+	// usable SSH key pair (the agent hands it to git over SSH).
+	ac := agentsdk.New(s.URL)
+	ac.SetSessionToken(ws.Agents[0].Token)
+	keys, err := ac.GitSSHKey(ctx)
+	if err != nil {
+		t.Fatalf("GET /me/gitsshkey: %v", err)
+	}
+	signer, err := ssh.ParsePrivateKey([]byte(keys.PrivateKey))
+	if err != nil {
+		t.Fatalf("gitsshkey private_key does not parse: %v", err)
+	}
+	pub, _, _, _, err := ssh.ParseAuthorizedKey([]byte(keys.PublicKey))
+	if err != nil {
+		t.Fatalf("gitsshkey public_key is not an authorized_keys line: %v", err)
+	}
+	if !bytes.Equal(pub.Marshal(), signer.PublicKey().Marshal()) {
+		t.Fatalf("gitsshkey public_key does not match private_key")
+	}
 
 	// Dial the agent the way `coder ssh`/`coder port-forward` of the era do.
 	conn, err := client.DialWorkspaceAgent(ctx, agentID, &codersdk.DialWorkspaceAgentOptions{

@@ -6,6 +6,7 @@ require (
 	cdr.dev/slog v1.4.2-0.20230228204227-60d22dceaf04
 	github.com/coder/coder v0.19.0
 	github.com/google/uuid v1.3.0
+	golang.org/x/crypto v0.6.0
 	nhooyr.io/websocket v1.8.7
 	tailscale.com v1.32.2
 )
@@ -144,7 +145,6 @@ require (
 	go.uber.org/atomic v1.10.0 // indirect
 	go4.org/mem v0.0.0-20210711025021-927187094b94 // indirect
 	go4.org/netipx v0.0.0-20220725152314-7e7bdc8411bf // indirect
-	golang.org/x/crypto v0.6.0 // indirect
 	golang.org/x/exp v0.0.0-20221205204356-47842c84f3db // indirect
 	golang.org/x/mod v0.8.0 // indirect
 	golang.org/x/net v0.7.0 // indirect

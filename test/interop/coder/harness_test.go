@@ -335,10 +335,11 @@ func (s *server) createUser(t *testing.T, username string) createdUser {
 
 // agentSpec is the provisioning shape of one agent (src/provisioning/schema.ts).
 type agentSpec struct {
-	Name      string    `json:"name"`
-	Auth      string    `json:"auth"`
-	Directory string    `json:"directory,omitempty"`
-	Apps      []appSpec `json:"apps,omitempty"`
+	Name          string    `json:"name"`
+	Auth          string    `json:"auth"`
+	Directory     string    `json:"directory,omitempty"`
+	StartupScript string    `json:"startup_script,omitempty"`
+	Apps          []appSpec `json:"apps,omitempty"`
 }
 
 type appSpec struct {
