@@ -29,6 +29,7 @@ export interface ServeRpcOptions {
   /** Concurrent RPC (yamux stream) cap per connection (default 1024). */
   maxStreams?: number;
   onCallEnd?: DrpcServerConnOptions['onCallEnd'];
+  onProtocolError?: DrpcServerConnOptions['onProtocolError'];
   /**
    * WebSocket-level ping period (Coder pings client /coordinate sockets every
    * 15 s via httpapi.Heartbeat). Off by default; yamux keepalive covers liveness.
@@ -63,7 +64,7 @@ export function serveRpcOverWebSocket(ws: WebSocket, mux: RpcMux, opts: ServeRpc
 export function serveRpc(transport: ByteStream, mux: RpcMux, opts: ServeRpcOptions): RpcConnection {
   let resolveClosed!: (e: YamuxError | null) => void;
   const closed = new Promise<YamuxError | null>((r) => (resolveClosed = r));
-  const connOpts: DrpcServerConnOptions = { logger: opts.logger, onCallEnd: opts.onCallEnd };
+  const connOpts: DrpcServerConnOptions = { logger: opts.logger, onCallEnd: opts.onCallEnd, onProtocolError: opts.onProtocolError };
   const session = new YamuxSession(transport, {
     role: 'server',
     logger: opts.logger,

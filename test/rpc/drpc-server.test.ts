@@ -243,5 +243,22 @@ describe('dRPC server over yamux', () => {
     await call.until((pk) => pk.kind === Kind.CloseSend);
     expect(received).toBe(64);
   });
-});
 
+  it('reports call outcomes and protocol errors through the metric hooks', async () => {
+    const outcomes: string[] = [];
+    const protocol: string[] = [];
+    const mux = testMux();
+    const p = pipedSessions({
+      onStream: (st) => new DrpcServerConn(st, mux, { onCallEnd: (m, o) => outcomes.push(`${m} ${o}`), onProtocolError: (c) => protocol.push(c) }),
+    });
+    const rpc = new TestDrpcClient(p.client);
+    await rpc.unary('/test.Echo/Unary', enc('x'));
+    await rpc.unary('/test.Echo/Fail', enc('x'));
+    await rpc.unary('/nope/Nope', enc('x'));
+    const bad = rpc.open();
+    await bad.stream.write(hex('05 ff ff ff ff ff ff ff ff ff ff 01 01 00'));
+    await bad.waitEof();
+    expect(outcomes).toEqual(['/test.Echo/Unary ok', '/test.Echo/Fail error', '/nope/Nope unimplemented']);
+    expect(protocol).toEqual(['varint_too_long']);
+  });
+});

@@ -22,12 +22,15 @@ import { Kind, MAX_PACKET_SIZE, encodeErrorBody, encodePacket, type Packet } fro
 /** Messages buffered per call before reading from the transport pauses. */
 const INBOX_LIMIT = 4;
 const EMPTY = new Uint8Array(0);
+const utf8 = new TextDecoder();
 
 export interface DrpcServerConnOptions {
   logger?: Logger;
   maxPacketSize?: number;
   /** Called once per finished call (method, outcome code) for metrics. */
   onCallEnd?: (method: string, outcome: 'ok' | 'error' | 'unimplemented' | 'cancelled') => void;
+  /** A wire violation reset the transport (code = DrpcProtocolError.code, a metric label). */
+  onProtocolError?: (code: string) => void;
 }
 
 class Call {
@@ -157,6 +160,7 @@ export class DrpcServerConn {
     } catch (err) {
       if (err instanceof DrpcProtocolError) {
         this.opts.logger?.debug({ code: err.code, err: err.message }, 'drpc protocol error; resetting transport');
+        this.opts.onProtocolError?.(err.code);
         this.shutdown('protocol');
         return;
       }
@@ -195,7 +199,7 @@ export class DrpcServerConn {
     }
     if (pkt.kind !== Kind.Invoke) return; // nothing to deliver it to
     if (cur && !cur.finished) this.cancelCall(cur);
-    const method = new TextDecoder().decode(pkt.data);
+    const method = utf8.decode(pkt.data);
     const meta = this.pendingMeta && this.pendingMeta.streamId === pkt.streamId ? this.pendingMeta.pairs : new Map<string, string>();
     this.pendingMeta = null;
     this.lastStreamId = pkt.streamId;

@@ -137,8 +137,11 @@ export function encodePacket(p: Packet, splitSize = SPLIT_SIZE): Uint8Array {
 }
 
 /** Error packet body: 8-byte big-endian code, then the UTF-8 message. */
+const utf8enc = new TextEncoder();
+const utf8dec = new TextDecoder();
+
 export function encodeErrorBody(code: number, message: string): Uint8Array {
-  const text = new TextEncoder().encode(message);
+  const text = utf8enc.encode(message);
   const out = new Uint8Array(8 + text.length);
   const dv = new DataView(out.buffer);
   dv.setBigUint64(0, BigInt(code));
@@ -147,7 +150,7 @@ export function encodeErrorBody(code: number, message: string): Uint8Array {
 }
 
 export function decodeErrorBody(data: Uint8Array): { code: number; message: string } {
-  const dec = new TextDecoder();
+  const dec = utf8dec;
   if (data.length < 8) return { code: 0, message: `${dec.decode(data)} (drpcwire note: invalid error data)` };
   const code = Number(new DataView(data.buffer, data.byteOffset, 8).getBigUint64(0));
   return { code, message: dec.decode(data.subarray(8)) };
