@@ -10,7 +10,8 @@
  * iterator. Server pings are answered automatically; our pings resolve on
  * the matching pong. Writes issued in one tick go out as one buffer.
  */
-import { connect as netConnect, type Socket } from 'node:net';
+import { connect as netConnect } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { randomBytes, type KeyObject } from 'node:crypto';
 import { WebSocket } from 'ws';
@@ -81,7 +82,7 @@ export class DerpClient implements AsyncIterable<DerpMessage> {
 
   private readonly priv: KeyObject;
   private readonly parser: FrameParser;
-  private sock: Socket | null = null;
+  private sock: Duplex | null = null;
   private ws: WebSocket | null = null;
   private pending: Buffer[] = [];
   private pendingBytes = 0;
@@ -129,6 +130,25 @@ export class DerpClient implements AsyncIterable<DerpMessage> {
     }
   }
 
+  /**
+   * Runs the DERP handshake directly on `stream` (no HTTP), as Coder's
+   * embedded relay does — e.g. the other end of DerpServer.connectInProcess().
+   */
+  static async connectDuplex(stream: Duplex, privateKey: Buffer, opts: DerpClientOptions = {}): Promise<DerpClient> {
+    const c = new DerpClient(privateKey, opts);
+    const timer = setTimeout(() => c.fail(derpError('handshake_timeout', 'DERP connect timed out')), opts.timeoutMs ?? 10_000);
+    try {
+      c.attach(stream, false);
+      await c.ready;
+      return c;
+    } catch (e) {
+      c.close();
+      throw e;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   // ---- transports ------------------------------------------------------------
 
   private openRaw(url: string): void {
@@ -154,7 +174,13 @@ export class DerpClient implements AsyncIterable<DerpMessage> {
       first = Buffer.concat([first, this.clientInfoFrame()]);
     }
     sock.write(first);
-    let head: Buffer | null = fast ? null : Buffer.alloc(0);
+    this.attach(sock, !fast);
+  }
+
+  /** Reads DERP frames from `sock`, after an HTTP 101 response when `http`. */
+  private attach(sock: Duplex, http: boolean): void {
+    this.sock = sock;
+    let head: Buffer | null = http ? Buffer.alloc(0) : null;
     sock.on('data', (chunk: Buffer) => {
       if (head !== null) {
         head = Buffer.concat([head, chunk]);
@@ -176,7 +202,7 @@ export class DerpClient implements AsyncIterable<DerpMessage> {
       this.feed(chunk);
     });
     sock.on('drain', () => this.flush());
-    sock.on('error', (e) => this.fail(e));
+    sock.on('error', (e: Error) => this.fail(e));
     sock.on('close', () => this.fail(derpError('closed', 'connection closed')));
   }
 

@@ -38,3 +38,4 @@ export { startMeshLink } from './mesh.js';
 export type { MeshLink, MeshLinkOptions } from './mesh.js';
 export { derpTlsServerOptions, derpMetaCertificate, selfSignedCertificate, derToPem } from './metacert.js';
 export type { DerpTlsOptions } from './metacert.js';
+export { duplexPair } from './pipe.js';

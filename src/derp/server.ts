@@ -21,7 +21,9 @@ import type { Registry } from 'prom-client';
 import { systemClock, type Clock } from '../util/clock.js';
 import { createDerpMetrics, dropIndex, type CloseReason, type DerpStats, type DropReason } from '../metrics/derp.js';
 import { Conn, type ConnInfo } from './conn.js';
-import type { DerpStream } from './stream.js';
+import { SocketStream, type DerpStream } from './stream.js';
+import { duplexPair } from './pipe.js';
+import type { Duplex } from 'node:stream';
 import {
   KEEPALIVE_FRAME,
   KEEPALIVE_MS,
@@ -223,6 +225,17 @@ export class DerpServer extends EventEmitter<DerpServerEvents> implements DerpSe
       return;
     }
     c.start(info.preamble, this.serverKeyFrame);
+  }
+
+  /**
+   * A DERP session without any network: returns the client end of an
+   * in-memory pipe whose server end is accepted here (Coder's embedded relay;
+   * use DerpClient.connectDuplex on it).
+   */
+  connectInProcess(info: ConnInfo = {}): Duplex {
+    const [serverEnd, clientEnd] = duplexPair();
+    this.accept(new SocketStream(serverEnd), info);
+    return clientEnd;
   }
 
   /** Keys with at least one local connection. */

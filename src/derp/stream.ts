@@ -3,7 +3,7 @@
  * its connection (hijacked TCP/TLS socket, WebSocket, in-process duplex) as a
  * DerpStream; the server only sees chunks in, bytes out, backpressure and close.
  */
-import type { Socket } from 'node:net';
+import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
 
@@ -22,7 +22,8 @@ export interface DerpStream {
   /**
    * False when the caller should wait for sink.drain(). `done`, if given, is
    * called once the transport no longer references `buf` (so it can be
-   * reused); it may never be called if the stream dies.
+   * reused); it may never be called (stream died, or the transport cannot
+   * tell, e.g. an arbitrary Duplex).
    */
   write(buf: Buffer, done?: () => void): boolean;
   pause(): void;
@@ -42,7 +43,7 @@ export class SocketStream implements DerpStream {
     private readonly sock: Duplex,
     private readonly head?: Buffer,
   ) {
-    this.kind = 'remoteAddress' in sock ? 'tcp' : 'other';
+    this.kind = sock instanceof Socket ? 'tcp' : 'other';
   }
 
   get remoteAddress(): string | undefined {
@@ -70,7 +71,8 @@ export class SocketStream implements DerpStream {
 
   write(buf: Buffer, done?: () => void): boolean {
     if (this.sock.destroyed) return true;
-    return done ? this.sock.write(buf, (err) => err || done()) : this.sock.write(buf);
+    // Only a real socket is known to be done with the bytes at callback time.
+    return done && this.kind === 'tcp' ? this.sock.write(buf, (err?: Error | null) => err || done()) : this.sock.write(buf);
   }
 
   pause(): void {
