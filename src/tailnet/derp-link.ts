@@ -11,7 +11,9 @@
 import { DerpClient, type DerpClientOptions } from '../derp/client.js';
 import { Device, type DeviceOptions } from '../wireguard/device.js';
 import { classify } from '../wireguard/messages.js';
+import { publicKey as publicKeyOf } from '../wireguard/primitives.js';
 import { tailnetError } from './errors.js';
+import { TailnetPeer, type TailnetPeerOptions } from './session.js';
 
 export interface DerpLinkStats {
   sent: number;
@@ -84,4 +86,15 @@ export function deviceOverDerp(link: DerpLink, opts: Omit<DeviceOptions, 'send'>
     dev.receive(d, src);
   };
   return dev;
+}
+
+/** A TailnetPeer whose datagrams travel over `link`; PeerGone fails pending dials to that agent. */
+export function tailnetPeerOverDerp(link: DerpLink, opts: Omit<TailnetPeerOptions, 'send'>): TailnetPeer {
+  if (!Buffer.from(publicKeyOf(opts.privateKey)).equals(Buffer.from(link.publicKey))) {
+    throw tailnetError('EINVAL', 'DERP login key and WireGuard static key differ: the agent would drop every packet');
+  }
+  const peer = new TailnetPeer({ ...opts, send: (dst, d) => link.send(dst, d) });
+  link.onDatagram = (src, d) => peer.receive(src, d);
+  link.onPeerGone = (key) => peer.peerGone(key);
+  return peer;
 }

@@ -44,5 +44,5 @@ export {
   ownNodeJson,
   randomNodeId,
 } from './node.js';
-export { DerpLink, deviceOverDerp, type DerpLinkStats } from './derp-link.js';
+export { DerpLink, deviceOverDerp, tailnetPeerOverDerp, type DerpLinkStats } from './derp-link.js';
 export { AgentSession, TailnetPeer, type TailnetPeerEvent, type TailnetPeerOptions } from './session.js';

@@ -165,6 +165,15 @@ export class TailnetPeer {
     return s;
   }
 
+  /**
+   * The relay says the agent is not connected (DERP PeerGone): keep the
+   * session and its established connections (WireGuard and TCP retry), but
+   * fail dials still waiting for a SYN-ACK with EHOSTUNREACH.
+   */
+  peerGone(agentKey: Uint8Array): void {
+    this.session(agentKey)?.stack.failConnecting(tailnetError('EHOSTUNREACH', 'agent not connected to the relay'));
+  }
+
   /** Closes every session and the device. */
   close(): void {
     for (const s of [...this.sessions.values()]) s.close(tailnetError('EHOSTUNREACH', 'tailnet peer closed'));

@@ -158,6 +158,18 @@ export class TcpStack {
     this.opts.onConnectionCount?.(0);
   }
 
+  /** Fails only connections still in SYN-SENT (e.g. the relay reports the agent gone); others keep retrying. */
+  failConnecting(err: TailnetError): number {
+    let n = 0;
+    for (const e of [...this.conns.values()]) {
+      if (e.conn.state === 'SYN-SENT') {
+        e.conn.fail(err);
+        n++;
+      }
+    }
+    return n;
+  }
+
   private replyClosed(seg: TcpSegment): void {
     if (seg.flags & RST) return;
     this.stats.resetsSent++;

@@ -9,7 +9,7 @@ import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DerpServer, createDerpHttpHandlers } from '../../src/derp/index.js';
-import { DerpLink, TcpStack, deviceOverDerp, parseIpv6 } from '../../src/tailnet/index.js';
+import { DerpLink, TcpStack, deviceOverDerp, parseIpv6, tailnetPeerOverDerp } from '../../src/tailnet/index.js';
 import { generateKeyPair, parsePrefix6 } from '../../src/wireguard/index.js';
 import { EchoResponder } from './responder.js';
 
@@ -127,5 +127,47 @@ describe('WireGuard over tailnetd DERP', () => {
     const link = await DerpLink.connect(url, k.privateKey);
     cleanups.push(() => link.close());
     expect(() => deviceOverDerp(link, { privateKey: generateKeyPair().privateKey, deliver: () => {} })).toThrow(/differ/);
+  });
+
+  it('TailnetPeer over DERP: dial through a session; PeerGone fails pending dials but keeps live connections', async () => {
+    const url = await relay();
+    const me = generateKeyPair();
+    const ag = generateKeyPair();
+    const lm = await DerpLink.connect(url, me.privateKey);
+    const la = await DerpLink.connect(url, ag.privateKey);
+    cleanups.push(() => {
+      lm.close();
+      la.close();
+    });
+    let answering = true;
+    let responder!: EchoResponder;
+    const agent = deviceOverDerp(la, { privateKey: ag.privateKey, deliver: (_p, pkt) => answering && responder.input(pkt) });
+    const toMe = agent.addPeer({ publicKey: me.publicKey, allowedIps: [parsePrefix6(`${CLIENT}/128`)] });
+    responder = new EchoResponder(parseIpv6(AGENT), parseIpv6(CLIENT), (p) => toMe.send(p));
+    const peer = tailnetPeerOverDerp(lm, { privateKey: me.privateKey, address: CLIENT });
+    cleanups.push(() => {
+      peer.close();
+      agent.close();
+    });
+    const session = peer.openSession(ag.publicKey, AGENT);
+    const live = await session.dial(2, { timeoutMs: 10_000 });
+    live.on('error', () => {});
+    let got = '';
+    live.on('data', (b: Buffer) => (got += b.toString()));
+    live.write('ping');
+    while (got !== 'ping') await new Promise((r) => setTimeout(r, 5));
+    answering = false;
+    const pending = session.dial(4, { timeoutMs: 10_000 });
+    la.close();
+    await expect(pending).rejects.toMatchObject({ code: 'EHOSTUNREACH' });
+    expect(live.destroyed).toBe(false);
+    expect(session.stack.connectionCount).toBe(1);
+  });
+
+  it('tailnetPeerOverDerp refuses a key that differs from the DERP login', async () => {
+    const url = await relay();
+    const link = await DerpLink.connect(url, generateKeyPair().privateKey);
+    cleanups.push(() => link.close());
+    expect(() => tailnetPeerOverDerp(link, { privateKey: generateKeyPair().privateKey, address: CLIENT })).toThrow(/differ/);
   });
 });
