@@ -144,7 +144,7 @@ export function encodeErrorBody(code: number, message: string): Uint8Array {
   const text = utf8enc.encode(message);
   const out = new Uint8Array(8 + text.length);
   const dv = new DataView(out.buffer);
-  dv.setBigUint64(0, BigInt(code));
+  dv.setBigUint64(0, BigInt.asUintN(64, BigInt(Math.trunc(code))));
   out.set(text, 8);
   return out;
 }
