@@ -481,7 +481,7 @@ function cmp(a: Value, b: Value): number {
 export function toYaml(v: Value): string {
   if (v === null || v === undefined) return 'null';
   const plain = JSON.parse(JSON.stringify(v, (_k, x: Value) => (typeof x === 'bigint' ? Number(x) : x))) as unknown;
-  return stringify(plain, { sortMapEntries: true, lineWidth: 0 }).replace(/\n$/, '');
+  return stringify(plain, { version: '1.1', sortMapEntries: true, lineWidth: 0, indentSeq: false }).replace(/\n$/, '');
 }
 
 function sprintf(format: string, args: Value[]): string {

@@ -43,7 +43,9 @@ describe('deploy/render/gotemplate', () => {
     expect(run('{{ join "," .l }}', { l: ['a', 'b'] })).toBe('a,b');
     expect(run('{{ add (div (int .ms) 1000) 5 }}', { ms: 15000 })).toBe('20');
     expect(run('{{ if le (int 20) (add 15 5) }}le{{ end }}', {})).toBe('le');
-    expect(run('x:{{ toYaml .m | nindent 2 }}', { m: { b: 1, a: [1, 2] } })).toBe('x:\n  a:\n    - 1\n    - 2\n  b: 1');
+    expect(run('x:{{ toYaml .m | nindent 2 }}', { m: { b: 1, a: [1, 2] } })).toBe('x:\n  a:\n  - 1\n  - 2\n  b: 1'); // go-yaml v2 style: sequences not indented
+    // YAML 1.1 scalars that would not read back as strings are quoted, as go-yaml v2 does
+    expect(run('{{ toYaml . }}', { a: 'off', b: 'yes', c: '1' })).toBe('a: "off"\nb: "yes"\nc: "1"');
     expect(() => run('{{ fail "nope" }}', {})).toThrow('nope');
     expect(() => run('{{ nosuch 1 }}', {})).toThrow(/not defined/);
   });
