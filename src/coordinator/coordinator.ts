@@ -89,6 +89,16 @@ export class Coordinator {
     return this.core.node(peerId.toLowerCase())?.node ?? null;
   }
 
+  /**
+   * The agent's node in v1 field names, for the REST API (GET
+   * /workspaceagents/{id} latency): undefined while no agent socket holds a node.
+   */
+  agentNode(agentId: string): { derp_latency: Record<string, number> | null; preferred_derp: number } | undefined {
+    const n = this.node(agentId);
+    if (n === null) return undefined;
+    return { derp_latency: n.derpLatency === null ? null : { ...n.derpLatency }, preferred_derp: n.preferredDerp };
+  }
+
   /** Canonical v1 JSON of that node. */
   nodeJson(peerId: string): string | null {
     return this.core.node(peerId.toLowerCase())?.json ?? null;

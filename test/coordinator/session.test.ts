@@ -185,6 +185,8 @@ describe('debug page and metrics', () => {
     await eventually(() => server!.coordinator.node(agentId) !== null, 'node');
     expect(server.coordinator.node(agentId.toUpperCase())?.id).toBe(9223372036854775806n);
     expect(server.coordinator.node(agentId)?.preferredDerp).toBe(7);
+    expect(server.coordinator.agentNode(agentId)).toEqual({ derp_latency: { '1-v4': 0.012, '1-v6': 0.015 }, preferred_derp: 7 });
+    expect(server.coordinator.agentNode(uuid())).toBeUndefined();
   });
 
   it('coordinator close ends every session with 1001 and refuses new ones', async () => {
