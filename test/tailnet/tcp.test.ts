@@ -348,3 +348,42 @@ describe('PTY init header (spec §5.1)', () => {
     expect(Buffer.from(first.payload.subarray(0, header.length)).equals(header)).toBe(true);
   });
 });
+
+describe('TCP timers (RFC 6298)', () => {
+  const rtoOf = (h: ReturnType<typeof setup>): number =>
+    [...(h.stack as unknown as { conns: Map<number, { conn: { rto: number } }> }).conns.values()][0]!.conn.rto;
+
+  it('computes RTO from samples, backs off, and never samples a retransmission (Karn)', async () => {
+    const h = setup({ minRtoMs: 200 });
+    const s = h.stack.connect(2);
+    s.on('error', () => {});
+    h.clock.advance(100);
+    h.inject({ seq: RISS, ack: ISS + 1, flags: SYN | ACK, mss: 1220 });
+    expect(rtoOf(h)).toBe(300); // SRTT 100, RTTVAR 50
+    s.write(bytes(10));
+    await tick();
+    h.clock.advance(300);
+    expect(h.out.filter((x) => x.payload.length === 10)).toHaveLength(2);
+    expect(rtoOf(h)).toBe(600);
+    h.clock.advance(50);
+    h.inject({ seq: RISS + 1, ack: ISS + 11 });
+    expect(rtoOf(h)).toBe(600); // ACK of a retransmitted segment: no sample
+    s.write(bytes(10));
+    await tick();
+    h.clock.advance(100);
+    h.inject({ seq: RISS + 1, ack: ISS + 21 });
+    expect(rtoOf(h)).toBe(250); // RTTVAR 37.5, SRTT 100
+  });
+
+  it('FIN-WAIT-1 receiving FIN together with the ACK of our FIN goes straight to TIME-WAIT', async () => {
+    const h = await established();
+    h.socket.end();
+    await tick();
+    h.inject({ seq: RISS + 1, ack: ISS + 2, flags: ACK | FIN });
+    expect(h.last()).toMatchObject({ flags: ACK, ack: RISS + 2 });
+    h.clock.advance(59_999);
+    expect(h.stack.connectionCount).toBe(1);
+    h.clock.advance(1);
+    expect(h.stack.connectionCount).toBe(0);
+  });
+});
