@@ -28,6 +28,30 @@ for (const websocket of [false, true]) {
       expect(r.data.toString()).toBe('world');
     });
 
+    it('delivers hundreds of large packets intact and in order (write buffers are recycled)', async () => {
+      h = await startHarness();
+      const a = await h.connect({ websocket });
+      const b = await h.connect({ websocket });
+      const seen: number[] = [];
+      let bad = 0;
+      b.onPacket = (_src, data) => {
+        const i = data.readUInt32BE(0);
+        if (data.length !== 20_000 + (i % 1000) || data[data.length - 1] !== (i & 0xff)) bad++;
+        seen.push(i);
+      };
+      for (let round = 0; round < 10; round++) {
+        for (let k = 0; k < 30; k++) {
+          const i = round * 30 + k;
+          const p = Buffer.alloc(20_000 + (i % 1000), i & 0xff);
+          p.writeUInt32BE(i, 0);
+          a.send(b.publicKey, p);
+        }
+        await waitFor(() => seen.length === (round + 1) * 30, 10_000);
+      }
+      expect(bad).toBe(0);
+      expect(seen).toEqual(Array.from({ length: 300 }, (_, i) => i));
+    });
+
     it('carries a 64 KiB packet intact', async () => {
       h = await startHarness();
       const a = await h.connect({ websocket });
