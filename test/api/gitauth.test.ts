@@ -253,7 +253,7 @@ describe.each(BACKENDS)('git auth (%s)', (backend) => {
       const callback = await authorize(to);
       expect(callback.pathname).toBe(`/gitauth/${p.id}/callback`);
       expect(callback.searchParams.get('state')).toBe(to.searchParams.get('state'));
-      const done = await fetch(callback, { redirect: 'manual' });
+      const done = await fetch(callback, { redirect: 'manual', headers: { Cookie: `coder_session_token=${owner.key}` } });
       expect(done.status).toBe(307);
       await done.text();
       expect(done.headers.get('location')).toBe('/workspaces/mine?tab=git');
@@ -262,13 +262,13 @@ describe.each(BACKENDS)('git auth (%s)', (backend) => {
       expect((await s.app.store.gitauth.link(p.id, owner.id))?.oauth_access_token).toBe(creds.password);
 
       // The state is single-use.
-      await expectError(await fetch(callback, { redirect: 'manual' }), 400, 'Invalid or expired OAuth2 state.');
+      await expectError(await fetch(callback, { redirect: 'manual', headers: { Cookie: `coder_session_token=${owner.key}` } }), 400, 'Invalid or expired OAuth2 state.');
     });
 
     it('unsafe redirects fall back to /gitauth', async () => {
       const p = await addProvider('github');
       const callback = await authorize(await begin(p.id, '//evil.example.com/x'));
-      const done = await fetch(callback, { redirect: 'manual' });
+      const done = await fetch(callback, { redirect: 'manual', headers: { Cookie: `coder_session_token=${owner.key}` } });
       expect(done.status).toBe(307);
       expect(done.headers.get('location')).toBe('/gitauth');
       await done.text();
@@ -277,12 +277,25 @@ describe.each(BACKENDS)('git auth (%s)', (backend) => {
     it('bad, missing or foreign state → 400', async () => {
       const p = await addProvider('github');
       const q = await addProvider('github');
-      await expectError(await s.request(`/gitauth/${p.id}/callback?code=c&state=forged`), 400, 'Invalid or expired OAuth2 state.');
-      await expectError(await s.request(`/gitauth/${p.id}/callback?code=c`), 400, 'Missing "code" or "state" query parameter.');
+      await expectError(await s.request(`/gitauth/${p.id}/callback?code=c&state=forged`, { token: owner.key }), 400, 'Invalid or expired OAuth2 state.');
+      await expectError(await s.request(`/gitauth/${p.id}/callback?code=c`, { token: owner.key }), 400, 'Missing "code" or "state" query parameter.');
       // A state issued for provider q is refused at p's callback.
       const to = await begin(q.id);
-      await expectError(await s.request(`/gitauth/${p.id}/callback?code=c&state=${to.searchParams.get('state')}`), 400, 'Invalid or expired OAuth2 state.');
+      await expectError(await s.request(`/gitauth/${p.id}/callback?code=c&state=${to.searchParams.get('state')}`, { token: owner.key }), 400, 'Invalid or expired OAuth2 state.');
       expect(await s.app.store.gitauth.link(p.id, owner.id)).toBeUndefined();
+    });
+
+    it('the callback needs the session of the user who started the flow (no OAuth login CSRF)', async () => {
+      const p = await addProvider('github');
+      // The attacker (owner here) starts a flow; a victim completes it in their own browser.
+      const callback = await authorize(await begin(p.id));
+      const noSession = await fetch(callback, { redirect: 'manual' });
+      expect(noSession.status).toBe(401);
+      await noSession.text();
+      const victim = await s.user();
+      await expectError(await fetch(callback, { redirect: 'manual', headers: { 'Coder-Session-Token': victim.key } }), 400, 'Invalid or expired OAuth2 state.');
+      expect(await s.app.store.gitauth.link(p.id, owner.id)).toBeUndefined();
+      expect(await s.app.store.gitauth.link(p.id, victim.id)).toBeUndefined();
     });
 
     it('an expired state (older than 10 minutes) → 400', async () => {
@@ -290,7 +303,7 @@ describe.each(BACKENDS)('git auth (%s)', (backend) => {
       const to = await begin(p.id);
       const callback = await authorize(to);
       clock.advance(10 * 60_000 + 1);
-      await expectError(await fetch(callback, { redirect: 'manual' }), 400, 'Invalid or expired OAuth2 state.');
+      await expectError(await fetch(callback, { redirect: 'manual', headers: { Cookie: `coder_session_token=${owner.key}` } }), 400, 'Invalid or expired OAuth2 state.');
     });
   });
 });

@@ -55,17 +55,25 @@ export function gitAuthWebRoutes(deps: ApiDeps): HttpRoute[] {
       doc: {
         summary: 'OAuth2 callback: store the link and notify waiting agents',
         tags: ['Git auth'],
-        auth: 'none',
+        auth: 'user',
         query: { code: { description: 'Authorization code', required: true }, state: { description: 'State from the start of the flow', required: true } },
-        responses: { 307: { description: 'Redirect to the stored page' }, 400: { description: 'Bad state or code', schema: errorSchema } },
+        responses: {
+          307: { description: 'Redirect to the stored page' },
+          400: { description: 'Bad state or code', schema: errorSchema },
+          401: { description: 'Not signed in', schema: errorSchema },
+        },
       },
       async handle(ctx) {
+        // The callback runs in the browser of the user who started the flow. Without this check a
+        // victim completing an attacker's flow (OAuth login CSRF) would link the victim's git token
+        // to the attacker's account, and the attacker's workspace would receive it.
+        const session = await authenticateUser(ctx, store, clock);
         const providerId = ctx.params['provider'] ?? '';
         const code = ctx.query.get('code') ?? '';
         const stateParam = ctx.query.get('state') ?? '';
         if (!code || !stateParam) throw apiError(400, 'Missing "code" or "state" query parameter.');
         const state = await store.gitauth.takeState(stateParam, STATE_MAX_AGE_MS);
-        if (!state || state.provider_id !== providerId) throw apiError(400, 'Invalid or expired OAuth2 state.');
+        if (!state || state.provider_id !== providerId || state.user_id !== session.user.id) throw apiError(400, 'Invalid or expired OAuth2 state.');
         const provider = await store.gitauth.provider(providerId);
         if (!provider) throw apiError(404, 'Git auth provider not found.');
         let token;
