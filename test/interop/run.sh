@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Interop stage: real upstream Go peers against tailnetd.
 #
-#   1. build tailnetd (npm run build) unless TAILNETD_SKIP_BUILD=1
+#   1. build tailnetd (npm run build) unless TAILNETD_SKIP_BUILD=1 or run by `npm run test:interop`
 #   2. coder/ (Coder v0.19.0 agent, tailnet peers): compile its tests once (go test -c), then run
 #      the binary with a timeout; the tests start their own tailnetd per scenario
 #   3. derp/ + derp-coder/ (DERP client suites): delegated to run-derp.sh, which starts the relay
@@ -33,6 +33,8 @@ export GOFLAGS="${GOFLAGS:-} -mod=readonly"
 
 say() { printf '[interop] %s\n' "$*"; }
 
+# `npm run test:interop` has just built it.
+[[ "${npm_lifecycle_event:-}" == "test:interop" ]] && TAILNETD_SKIP_BUILD=1
 if [[ "${TAILNETD_SKIP_BUILD:-0}" != 1 ]]; then
   say "building tailnetd (npm run build)"
   if ! (cd "$root" && npm run build --silent); then

@@ -10,8 +10,11 @@ package interop
 //     session over the same tailnet connection works.
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -87,4 +90,18 @@ func TestClientFirstAndServerRestart(t *testing.T) {
 	}
 	t.Logf("agent reachable again %s after the restart", time.Since(restartedAt).Round(100*time.Millisecond))
 	runMarker(ctx, t, conn, "second")
+
+	// A 4xx answer to `Upgrade: DERP` (while draining or starting) would make
+	// the 2023 DERP client switch that region to WebSockets for good, which
+	// with this release's URL quirk (see peers_test.go) means never
+	// reconnecting to a non-443 relay.
+	for _, name := range []string{"coder-agent.log", "client-peer.log"} {
+		b, err := os.ReadFile(filepath.Join(testLogDir(t), name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(b, []byte("use WebSockets on the next connection attempt")) {
+			t.Errorf("%s: a DERP client was pushed onto WebSockets by a non-101 answer to Upgrade: DERP", name)
+		}
+	}
 }
