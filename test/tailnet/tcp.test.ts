@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ACK, FIN, PSH, RST, SYN } from '../../src/tailnet/index.js';
-import { EMPTY, ISS, LPORT, RISS, bytes, established, setup, tick } from './script.js';
+import { ACK, FIN, PSH, RST, SYN, encodeIpv6, encodeTcp, parseIpv6 } from '../../src/tailnet/index.js';
+import { ISS, LOCAL, LPORT, REMOTE, RISS, bytes, established, setup, tick } from './script.js';
 
 describe('TCP active open (RFC 9293 §3.10.7.3)', () => {
   it('sends a plain SYN with MSS 1220 and completes on SYN-ACK', async () => {
@@ -325,8 +325,14 @@ describe('TCP close and reset', () => {
     const h = await established();
     const before = h.stack.stats.badPackets;
     h.stack.input(new Uint8Array(60));
-    expect(h.stack.stats.badPackets).toBe(before + 1);
-    void EMPTY;
+    const seg = { srcPort: 2, dstPort: LPORT, seq: RISS + 1, ack: ISS + 1, flags: ACK, window: 65535, urgent: 0, mss: null, payload: bytes(3) };
+    const stranger = parseIpv6('fd7a:115c:a1e0::99');
+    h.stack.input(encodeIpv6(stranger, LOCAL, 6, encodeTcp(seg, stranger, LOCAL)));
+    const corrupt = encodeIpv6(REMOTE, LOCAL, 6, encodeTcp(seg, REMOTE, LOCAL));
+    corrupt[corrupt.length - 1]! ^= 0xff;
+    h.stack.input(corrupt);
+    expect(h.stack.stats.badPackets).toBe(before + 3);
+    expect(h.received).toHaveLength(0);
   });
 });
 
