@@ -77,15 +77,27 @@ export function createCoordinatorMetrics(registry: Registry): CoordinatorMetrics
     help: 'Node updates not sent because the recipient already had that node.',
     registers: [registry],
   });
-  const messagesOut = new Counter({
+  // Per-socket-write counts are summed in plain numbers and folded into the
+  // counters at scrape time: a prom-client inc per write would cost more than the write's framing.
+  let pendingMessages = 0;
+  let pendingBytes = 0;
+  new Counter({
     name: 'coordinator_messages_written_total',
     help: 'WebSocket messages written to peers.',
     registers: [registry],
+    collect() {
+      this.inc(pendingMessages);
+      pendingMessages = 0;
+    },
   });
-  const bytesOut = new Counter({
+  new Counter({
     name: 'coordinator_sent_bytes_total',
     help: 'Bytes written to peer sockets (frames included).',
     registers: [registry],
+    collect() {
+      this.inc(pendingBytes);
+      pendingBytes = 0;
+    },
   });
   const overflows = new Counter({
     name: 'coordinator_peer_queue_overflows_total',
@@ -135,8 +147,8 @@ export function createCoordinatorMetrics(registry: Registry): CoordinatorMetrics
       overflows.inc();
     },
     written(messages, bytes) {
-      messagesOut.inc(messages);
-      bytesOut.inc(bytes);
+      pendingMessages += messages;
+      pendingBytes += bytes;
     },
     dropped(reason) {
       dropBy[reason].inc();
