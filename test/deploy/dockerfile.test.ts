@@ -5,7 +5,9 @@
  * are real tailnetd options. Also runs the HEALTHCHECK script against a live HTTP server.
  */
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { builtinModules } from 'node:module';
+import { join } from 'node:path';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
@@ -84,6 +86,29 @@ describe('deploy/Dockerfile', () => {
     expect(copies).toContain('--from=deps /src/node_modules ./node_modules');
     expect(copies).toContain('--from=build /src/dist ./dist');
     expect(copies.some((c) => /--from=build\s+\S*node_modules/.test(c)), 'dev node_modules copied').toBe(false);
+  });
+
+  it('needs no dev dependency at run time: every package src/ imports is a production dependency', () => {
+    const pkg = JSON.parse(readFileSync(repoPath('package.json'), 'utf8')) as { dependencies: Record<string, string> };
+    const imported = new Set<string>();
+    const walk = (dir: string): void => {
+      for (const e of readdirSync(dir, { withFileTypes: true })) {
+        const p = join(dir, e.name);
+        if (e.isDirectory()) walk(p);
+        else if (e.name.endsWith('.ts')) {
+          for (const line of readFileSync(p, 'utf8').split('\n')) {
+            if (/^\s*(import|export)\s+type\b/.test(line)) continue; // erased at compile time
+            for (const m of line.matchAll(/(?:\bfrom\s+|\bimport\s*\(\s*|^\s*import\s+)'([^'./][^']*)'/g)) imported.add(m[1]!);
+          }
+        }
+      }
+    };
+    walk(repoPath('src'));
+    const packages = [...imported]
+      .filter((s) => !s.startsWith('node:') && !builtinModules.includes(s))
+      .map((s) => (s.startsWith('@') ? s.split('/').slice(0, 2).join('/') : s.split('/')[0]!));
+    expect(packages.length).toBeGreaterThan(5);
+    expect([...new Set(packages)].filter((p) => !(p in pkg.dependencies))).toEqual([]);
   });
 
   it('gives the native addons (better-sqlite3, msgpackr-extract) a toolchain in the stage that installs them', () => {
