@@ -119,6 +119,7 @@ export class App {
         ? { kind: 'postgres', url: config.postgresUrl, ...(config.postgresSchema ? { schema: config.postgresSchema } : {}) }
         : { kind: 'sqlite', path: join(config.dataDir, 'tailnetd.db') },
       clock,
+      config.readCacheTtlMs,
     );
     const pubsub = new MemoryPubsub();
     const updateMs = config.agentUpdateFrequencyMs;

@@ -5,6 +5,7 @@ import type { RequestContext } from './http/context.js';
 import { sessionToken } from './http/context.js';
 import { apiError, ApiError, Msg, notFound } from './http/errors.js';
 import type { Store, Agent, AgentContext, User, ApiKey } from '../store/index.js';
+import type { AgentView } from '../store/read-cache.js';
 import { equalHex, isUuid, nowIso, sha256Hex } from '../store/ids.js';
 import type { Clock } from '../util/clock.js';
 
@@ -85,21 +86,27 @@ export function authorized(user: User, ownerId: string, _permission: Permission)
 
 /** The {workspaceagent} path middleware of §1.4 followed by the permission check of §1.5. */
 export async function loadAgentParam(ctx: RequestContext, store: Store, session: Session, permission: Permission): Promise<AgentContext> {
+  return (await loadAgentView(ctx, store, session, permission)).context;
+}
+
+/** loadAgentParam plus the agent's apps, from the store's short-lived read cache. */
+export async function loadAgentView(ctx: RequestContext, store: Store, session: Session, permission: Permission): Promise<AgentView> {
   const raw = ctx.params['workspaceagent'] ?? '';
   if (!raw) throw apiError(400, 'Missing UUID in URL.');
   if (!isUuid(raw)) throw apiError(400, `Invalid UUID "${raw}".`, `invalid UUID length: ${raw.length}`);
-  let found: AgentContext | undefined;
+  let view: AgentView | undefined;
   try {
-    found = await store.agents.context(raw.toLowerCase());
+    view = await store.agents.view(raw.toLowerCase());
   } catch (err) {
     throw apiError(500, 'Internal error fetching workspace agent.', String(err));
   }
+  const found = view?.context;
   if (!found || !authorized(session.user, found.ownerId, 'read')) {
     throw apiError(404, "Agent doesn't exist with that id, or you do not have access to it.");
   }
   if (found.build.job_type !== 'workspace_build') throw apiError(400, 'Workspace agents can only be fetched for builds.');
   if (!authorized(session.user, found.ownerId, permission)) throw notFound();
-  return found;
+  return view!;
 }
 
 export { ApiError };

@@ -5,7 +5,8 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import pg from 'pg';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import { Kysely, Migrator, PostgresDialect, sql } from 'kysely';
+import { CachedSqliteDialect } from './sqlite-driver.js';
 import type { Database } from './schema.js';
 import { migrationProvider } from './migrations.js';
 
@@ -29,7 +30,7 @@ export async function openDatabase(target: StoreTarget): Promise<OpenedDb> {
     database.pragma('synchronous = NORMAL');
     database.pragma('foreign_keys = ON');
     database.pragma('busy_timeout = 5000');
-    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
+    const db = new Kysely<Database>({ dialect: new CachedSqliteDialect(database) });
     await migrate(db, undefined);
     return { db, kind: 'sqlite', close: () => db.destroy() };
   }

@@ -10,6 +10,7 @@ import { UserRepo } from './users.js';
 import { AgentRepo, WorkspaceRepo } from './workspaces.js';
 import { GitAuthRepo } from './gitauth.js';
 import { StatsRepo } from './stats.js';
+import { ReadCache } from './read-cache.js';
 import { systemClock, type Clock } from '../util/clock.js';
 
 export class Store {
@@ -19,10 +20,13 @@ export class Store {
   readonly gitauth: GitAuthRepo;
   readonly stats: StatsRepo;
 
-  constructor(readonly db: Kysely<Database>, readonly kind: StoreTarget['kind'], private readonly closer: () => Promise<void>, clock: Clock) {
-    this.users = new UserRepo(db, clock);
-    this.workspaces = new WorkspaceRepo(db, clock);
-    this.agents = new AgentRepo(db, clock);
+  readonly cache: ReadCache;
+
+  constructor(readonly db: Kysely<Database>, readonly kind: StoreTarget['kind'], private readonly closer: () => Promise<void>, clock: Clock, cacheTtlMs = 0) {
+    this.cache = new ReadCache(clock, cacheTtlMs);
+    this.users = new UserRepo(db, clock, this.cache);
+    this.workspaces = new WorkspaceRepo(db, clock, this.cache);
+    this.agents = new AgentRepo(db, clock, this.cache);
     this.gitauth = new GitAuthRepo(db, clock);
     this.stats = new StatsRepo(db, clock);
   }
@@ -36,9 +40,10 @@ export class Store {
   }
 }
 
-export async function openStore(target: StoreTarget, clock: Clock = systemClock): Promise<Store> {
+/** `cacheTtlMs` > 0 serves hot-path reads from a short-lived cache (see read-cache.ts). */
+export async function openStore(target: StoreTarget, clock: Clock = systemClock, cacheTtlMs = 0): Promise<Store> {
   const opened = await openDatabase(target);
-  return new Store(opened.db, opened.kind, opened.close, clock);
+  return new Store(opened.db, opened.kind, opened.close, clock, cacheTtlMs);
 }
 
 export type { StoreTarget } from './connect.js';

@@ -2,6 +2,7 @@ import type { Kysely, Selectable } from 'kysely';
 import type { Database, UsersTable, ApiKeysTable } from './schema.js';
 import { newId, nowIso, randomAlnum, sha256Hex } from './ids.js';
 import type { Clock } from '../util/clock.js';
+import type { ReadCache } from './read-cache.js';
 
 export type User = Selectable<UsersTable>;
 export type ApiKey = Selectable<ApiKeysTable>;
@@ -9,7 +10,7 @@ export type ApiKey = Selectable<ApiKeysTable>;
 export const DEFAULT_API_KEY_LIFETIME_SECONDS = 24 * 60 * 60 * 30;
 
 export class UserRepo {
-  constructor(private readonly db: Kysely<Database>, private readonly clock: Clock) {}
+  constructor(private readonly db: Kysely<Database>, private readonly clock: Clock, private readonly cache: ReadCache) {}
 
   async create(input: { username: string; email: string; isAdmin?: boolean }): Promise<User> {
     const now = nowIso(this.clock.now());
@@ -36,6 +37,7 @@ export class UserRepo {
 
   async setStatus(id: string, status: 'active' | 'suspended'): Promise<void> {
     await this.db.updateTable('users').set({ status, updated_at: nowIso(this.clock.now()) }).where('id', '=', id).execute();
+    this.cache.everything();
   }
 
   /** Creates an API key in Coder's `<10-char id>-<22-char secret>` form; only the secret's SHA-256 is stored. */
@@ -58,7 +60,12 @@ export class UserRepo {
     return { key: `${id}-${secret}`, row };
   }
 
+  /** The key and its user, served from the read cache when fresh. */
   async apiKeyWithUser(id: string): Promise<{ key: ApiKey; user: User } | undefined> {
+    return this.cache.apiKeys.getOrLoad(id, () => this.loadApiKeyWithUser(id));
+  }
+
+  private async loadApiKeyWithUser(id: string): Promise<{ key: ApiKey; user: User } | undefined> {
     const row = await this.db
       .selectFrom('api_keys')
       .innerJoin('users', 'users.id', 'api_keys.user_id')
@@ -108,5 +115,6 @@ export class UserRepo {
 
   async touchApiKey(id: string, fields: { last_used?: string; expires_at?: string; ip_address?: string }): Promise<void> {
     await this.db.updateTable('api_keys').set({ ...fields, updated_at: nowIso(this.clock.now()) }).where('id', '=', id).execute();
+    this.cache.apiKeyChanged(id);
   }
 }

@@ -3,6 +3,7 @@ import type { Database, WorkspacesTable, WorkspaceBuildsTable, WorkspaceAgentsTa
 import { newId, nowIso, sha256Hex } from './ids.js';
 import type { Clock } from '../util/clock.js';
 import type { AgentSpec } from '../provisioning/schema.js';
+import type { AgentView, ReadCache } from './read-cache.js';
 
 export type Workspace = Selectable<WorkspacesTable>;
 export type WorkspaceBuild = Selectable<WorkspaceBuildsTable>;
@@ -39,7 +40,7 @@ export interface ProvisionedBuild {
 export const MAX_TOKENS_PER_AGENT = 5;
 
 export class WorkspaceRepo {
-  constructor(private readonly db: Kysely<Database>, private readonly clock: Clock) {}
+  constructor(private readonly db: Kysely<Database>, private readonly clock: Clock, private readonly cache: ReadCache) {}
 
   async create(input: { ownerId: string; name: string; ttlMs: number | null; agents: AgentSpec[] }): Promise<ProvisionedBuild> {
     return this.db.transaction().execute(async (trx) => {
@@ -66,7 +67,7 @@ export class WorkspaceRepo {
         .executeTakeFirst();
       const next = Number(last?.n ?? 0) + 1;
       return this.insertBuild(trx, workspaceId, next, transition, agents);
-    });
+    }).finally(() => this.cache.everything());
   }
 
   private async insertBuild(trx: Transaction<Database>, workspaceId: string, number: number, transition: string, agents: AgentSpec[]): Promise<ProvisionedBuild> {
@@ -191,9 +192,23 @@ export class WorkspaceRepo {
 }
 
 export class AgentRepo {
-  constructor(private readonly db: Kysely<Database>, private readonly clock: Clock) {}
+  constructor(private readonly db: Kysely<Database>, private readonly clock: Clock, private readonly cache: ReadCache) {}
 
+  /** The agent a token belongs to, served from the read cache when fresh. */
   async byTokenHash(hash: string): Promise<Agent | undefined> {
+    return this.cache.agentsByToken.getOrLoad(hash, () => this.loadByTokenHash(hash));
+  }
+
+  /** Agent context and apps for read-only handlers (GET agent), from the read cache when fresh. */
+  async view(agentId: string): Promise<AgentView | undefined> {
+    return this.cache.agentViews.getOrLoad(agentId, async () => {
+      const context = await this.context(agentId);
+      if (!context) return undefined;
+      return { context, apps: await this.apps(agentId) };
+    });
+  }
+
+  private async loadByTokenHash(hash: string): Promise<Agent | undefined> {
     return this.db
       .selectFrom('agent_tokens')
       .innerJoin('workspace_agents', 'workspace_agents.id', 'agent_tokens.agent_id')
@@ -270,11 +285,12 @@ export class AgentRepo {
     return this.db.selectFrom('workspace_apps').selectAll().where('agent_id', '=', agentId).orderBy('slug').execute();
   }
 
-  async setAppHealths(updates: { id: string; health: string }[]): Promise<void> {
+  async setAppHealths(agentId: string, updates: { id: string; health: string }[]): Promise<void> {
     if (updates.length === 0) return;
     await this.db.transaction().execute(async (trx) => {
-      for (const u of updates) await trx.updateTable('workspace_apps').set({ health: u.health }).where('id', '=', u.id).execute();
+      for (const u of updates) await trx.updateTable('workspace_apps').set({ health: u.health }).where('id', '=', u.id).where('agent_id', '=', agentId).execute();
     });
+    this.cache.agentChanged(agentId);
   }
 
   async setStartup(agentId: string, version: string, expandedDirectory: string): Promise<void> {
@@ -283,10 +299,12 @@ export class AgentRepo {
       .set({ version, expanded_directory: expandedDirectory, updated_at: nowIso(this.clock.now()) })
       .where('id', '=', agentId)
       .execute();
+    this.cache.agentChanged(agentId);
   }
 
   async setLifecycle(agentId: string, state: string): Promise<void> {
     await this.db.updateTable('workspace_agents').set({ lifecycle_state: state, updated_at: nowIso(this.clock.now()) }).where('id', '=', agentId).execute();
+    this.cache.agentChanged(agentId);
   }
 
   async setConnection(agentId: string, fields: { first_connected_at: string | null; last_connected_at: string | null; disconnected_at: string | null; replicaId: string }): Promise<void> {
@@ -301,6 +319,7 @@ export class AgentRepo {
       })
       .where('id', '=', agentId)
       .execute();
+    this.cache.agentChanged(agentId);
   }
 
   /** Agent coordinate connected: first_connected_at kept if set, last_connected_at = at. */
@@ -311,16 +330,19 @@ export class AgentRepo {
       .set({ first_connected_at: row?.first_connected_at ?? at, last_connected_at: at, last_connected_replica_id: replicaId, updated_at: at })
       .where('id', '=', agentId)
       .execute();
+    this.cache.agentChanged(agentId);
   }
 
   /** Heartbeat of a connected agent: refresh last_connected_at. */
   async recordHeartbeat(agentId: string, at: string, replicaId: string): Promise<void> {
     await this.db.updateTable('workspace_agents').set({ last_connected_at: at, last_connected_replica_id: replicaId, updated_at: at }).where('id', '=', agentId).execute();
+    this.cache.agentChanged(agentId);
   }
 
   /** Agent coordinate ended: disconnected_at = at, last_connected_at kept. */
   async recordDisconnected(agentId: string, at: string, replicaId: string): Promise<void> {
     await this.db.updateTable('workspace_agents').set({ disconnected_at: at, last_connected_replica_id: replicaId, updated_at: at }).where('id', '=', agentId).execute();
+    this.cache.agentChanged(agentId);
   }
 
   /** Newest agent provisioned with this cloud instance id, and whether its build is current. */
@@ -354,6 +376,7 @@ export class AgentRepo {
         .execute();
       if (stale.length > 0) await trx.deleteFrom('agent_tokens').where('hashed_token', 'in', stale.map((s) => s.hashed_token)).execute();
     });
+    this.cache.agentChanged(agentId);
     return token;
   }
 

@@ -150,7 +150,7 @@ describe.each(BACKENDS)('store (%s)', (name) => {
     const web = apps.find((a) => a.slug === 'web')!;
     expect(web).toMatchObject({ display_name: 'web', healthcheck_url: 'http://localhost:8080/h', sharing_level: 'owner' });
     expect(Number(web.healthcheck_interval)).toBe(5);
-    await store.agents.setAppHealths([{ id: web.id, health: 'healthy' }]);
+    await store.agents.setAppHealths(web.agent_id, [{ id: web.id, health: 'healthy' }]);
     expect((await store.agents.apps(b.agents[0]!.id)).find((a) => a.id === web.id)?.health).toBe('healthy');
   });
 

@@ -138,7 +138,7 @@ export function agentMeRoutes(deps: ApiDeps): HttpRoute[] {
         }
         if (app.health !== value) updates.push({ id: app.id, health: value });
       }
-      await store.agents.setAppHealths(updates).catch((e: unknown) => {
+      await store.agents.setAppHealths(agent.id, updates).catch((e: unknown) => {
         throw apiError(500, 'Error setting workspace app health', String(e));
       });
       deps.pubsub.publish(workspaceChannel(agent.workspace_id), '');

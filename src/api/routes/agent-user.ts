@@ -3,7 +3,7 @@
  */
 import type { HttpRoute } from '../http/router.js';
 import type { ApiDeps } from '../deps.js';
-import { authenticateUser, loadAgentParam } from '../auth.js';
+import { authenticateUser, loadAgentParam, loadAgentView } from '../auth.js';
 import { agentJson } from '../serialize.js';
 import { connectionInfoSchema, errorSchema, workspaceAgentSchema } from '../schemas.js';
 import { apiError } from '../http/errors.js';
@@ -38,10 +38,7 @@ export function agentUserRoutes(deps: ApiDeps): HttpRoute[] {
     doc: { summary: 'Get workspace agent by ID', tags: ['Agents'], auth: 'user', responses: { 200: { description: 'OK', schema: workspaceAgentSchema }, ...userErrors } },
     async handle(ctx) {
       const session = await authenticateUser(ctx, store, clock);
-      const agentCtx = await loadAgentParam(ctx, store, session, 'read');
-      const apps = await store.agents.apps(agentCtx.agent.id).catch((e: unknown) => {
-        throw apiError(500, 'Internal error fetching workspace agent applications.', String(e));
-      });
+      const { context: agentCtx, apps } = await loadAgentView(ctx, store, session, 'read');
       const latency = latencyFromNode(deps.coordinator?.agentNode(agentCtx.agent.id), (id) => deps.derpMap.regionName(id));
       let body;
       try {

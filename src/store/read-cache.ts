@@ -1,0 +1,51 @@
+/**
+ * Short-lived read cache for the per-request hot path (API key → user, agent token → agent,
+ * agent id → agent view). Local writes invalidate at once; writes by other replicas become
+ * visible within the TTL (1 s by default), which status derivation tolerates (its inactivity
+ * window is several seconds). Checks that must be exact (latest build at coordinate) bypass it.
+ */
+import type { Clock } from '../util/clock.js';
+import { TtlCache } from '../util/ttl-cache.js';
+import type { ApiKey, User } from './users.js';
+import type { Agent, AgentContext, App } from './workspaces.js';
+
+export interface AgentView {
+  context: AgentContext;
+  apps: App[];
+}
+
+/** What writers call; implemented by ReadCache, a no-op when caching is off. */
+export interface Invalidation {
+  agentChanged(agentId: string): void;
+  /** Builds, tokens or users changed: anything cached may be stale. */
+  everything(): void;
+  apiKeyChanged(id: string): void;
+}
+
+export class ReadCache implements Invalidation {
+  readonly apiKeys: TtlCache<string, { key: ApiKey; user: User }>;
+  readonly agentsByToken: TtlCache<string, Agent>;
+  readonly agentViews: TtlCache<string, AgentView>;
+
+  constructor(clock: Clock, ttlMs: number) {
+    this.apiKeys = new TtlCache(clock, ttlMs);
+    this.agentsByToken = new TtlCache(clock, ttlMs);
+    this.agentViews = new TtlCache(clock, ttlMs);
+  }
+
+  agentChanged(agentId: string): void {
+    this.agentViews.delete(agentId);
+    // Token entries hold agent rows too; they are few and short-lived, so drop them all.
+    this.agentsByToken.clear();
+  }
+
+  everything(): void {
+    this.apiKeys.clear();
+    this.agentsByToken.clear();
+    this.agentViews.clear();
+  }
+
+  apiKeyChanged(id: string): void {
+    this.apiKeys.delete(id);
+  }
+}
