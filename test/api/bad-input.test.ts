@@ -112,6 +112,28 @@ describe.each(BACKENDS)('bad input (%s)', (backend) => {
     expect((await s.request(`/api/v2/workspaceagents/me/metadata`, { token })).status).toBe(200);
   });
 
+  it('an endless chunked body is cut off after the 413: the server closes the connection instead of draining it', async () => {
+    const u = new URL(s.url);
+    const sock = connect(Number(u.port), u.hostname);
+    await new Promise<void>((resolve) => sock.once('connect', () => resolve()));
+    let response = '';
+    sock.on('data', (c) => (response += c.toString('latin1')));
+    const closed = new Promise<void>((resolve) => sock.once('close', () => resolve()));
+    sock.on('error', () => undefined);
+    sock.write(`POST ${LIFECYCLE} HTTP/1.1\r\nHost: x\r\nCoder-Session-Token: ${token}\r\nTransfer-Encoding: chunked\r\n\r\n`);
+    const chunk = Buffer.concat([Buffer.from(`${(64 * 1024).toString(16)}\r\n`), Buffer.alloc(64 * 1024, 0x20), Buffer.from('\r\n')]);
+    let sent = 0;
+    let isClosed = false;
+    void closed.then(() => (isClosed = true));
+    while (!isClosed && sent < 64 * 1024 * 1024) {
+      if (!sock.write(chunk)) await Promise.race([new Promise((r) => sock.once('drain', r)), closed]);
+      sent += chunk.length;
+    }
+    sock.destroy();
+    expect(response).toMatch(/^HTTP\/1\.1 413 /);
+    expect(sent).toBeLessThan(32 * 1024 * 1024);
+  });
+
   it('percent-encoding junk in a path parameter is a 400, not a crash', async () => {
     await expectError(await s.request('/api/v2/workspaceagents/%E0%A4%A', { token: ownerKey }), 400, 'Invalid UUID "%E0%A4%A".');
   });

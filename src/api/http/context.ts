@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { apiError, Msg } from './errors.js';
+import { ApiError, apiError, Msg } from './errors.js';
 import { goJsonDecodeFirst } from '../../util/go-json.js';
 
 export const MAX_BODY_BYTES = 1 << 20;
@@ -80,11 +80,16 @@ export function sessionToken(req: IncomingMessage, url: URL): string {
   return readCookie(req.headers.cookie, 'coder_devurl_session_token') ?? '';
 }
 
+/** 413 that also closes the connection, so a client cannot keep streaming a body nobody reads. */
+function tooLarge(limit: number): ApiError {
+  return new ApiError(413, Msg.bodyTooLarge, `The request body must be at most ${limit} bytes.`, undefined, { Connection: 'close' });
+}
+
 function readBody(req: IncomingMessage, limit: number): Promise<string> {
   const declared = Number(req.headers['content-length'] ?? '0');
   if (declared > limit) {
     req.resume();
-    return Promise.reject(apiError(413, Msg.bodyTooLarge, `The request body must be at most ${limit} bytes.`));
+    return Promise.reject(tooLarge(limit));
   }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -95,7 +100,7 @@ function readBody(req: IncomingMessage, limit: number): Promise<string> {
       size += chunk.length;
       if (size > limit) {
         failed = true;
-        reject(apiError(413, Msg.bodyTooLarge, `The request body must be at most ${limit} bytes.`));
+        reject(tooLarge(limit));
         return;
       }
       chunks.push(chunk);
