@@ -145,6 +145,33 @@ describe('deploy/Dockerfile', () => {
     expect(env.TAILNETD_DATA_DIR).toBeDefined();
   });
 
+  it('follows the hadolint rules that apply here (DL3000, DL3002, DL3009, DL3014, DL3015, DL3020, DL3025, DL4006)', () => {
+    const ins = dockerfile.getInstructions();
+    for (const i of ins) {
+      const kw = i.getKeyword();
+      expect(kw, 'DL3020: COPY, not ADD').not.toBe('ADD');
+      if (kw === 'WORKDIR') expect(args(i), 'DL3000: absolute WORKDIR').toMatch(/^\//);
+      if (kw === 'RUN') {
+        const cmd = args(i);
+        expect(cmd, 'no sudo').not.toMatch(/\bsudo\b/);
+        expect(cmd, 'DL4006: pipes need pipefail').not.toMatch(/[^|]\|[^|]/);
+        if (/apt-get install/.test(cmd)) {
+          expect(cmd, 'DL3015: --no-install-recommends').toContain('--no-install-recommends');
+          expect(cmd, 'DL3014: -y').toMatch(/install -y\b/);
+          expect(cmd, 'DL3009: clean the apt lists in the same layer').toContain('rm -rf /var/lib/apt/lists/*');
+          expect(cmd, 'apt-get update in the same layer').toMatch(/apt-get update/);
+        }
+        if (/\bnpm ci\b/.test(cmd)) expect(cmd, 'npm ci, never npm install').not.toMatch(/npm (install|i)\b/);
+      }
+      if (kw === 'CMD' || kw === 'ENTRYPOINT') expect(args(i), 'DL3025: JSON form, so node is PID 1 and gets SIGTERM').toMatch(/^\[.*\]$/);
+    }
+    // DL3002: the last USER is not root
+    const users = ins.filter((i) => i.getKeyword() === 'USER');
+    expect(args(users[users.length - 1]!)).not.toMatch(/^(root|0)(:|$)/);
+    // one RUN per stage at most for apt (no split update/install layers)
+    for (const st of all) expect(of(st, 'RUN').filter((r) => /apt-get/.test(args(r))).length).toBeLessThanOrEqual(1);
+  });
+
   it('has a .dockerignore that keeps host node_modules, dist, VCS data and secrets out of the context', () => {
     const ignore = readFileSync(repoPath('.dockerignore'), 'utf8').split('\n').map((l) => l.trim());
     for (const p of ['.git', 'node_modules', 'dist', '.tailnetd', '**/.env']) expect(ignore).toContain(p);
