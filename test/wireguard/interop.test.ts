@@ -16,21 +16,37 @@ import { Device, type PeerEvent, generateKeyPair, parsePrefix6 } from '../../src
 
 const GO_DIR = join(dirname(fileURLToPath(import.meta.url)), 'go');
 const GO = ['/usr/local/go/bin/go', 'go'].find((p) => p === 'go' || existsSync(p))!;
-const BIN = join(GO_DIR, 'wgpeer');
 const TS_ADDR = 'fd7a:115c:a1e0:4a2b:1c3d:4e5f:6a7b:8c9d';
 const GO_ADDR = 'fd7a:115c:a1e0:49d6:b259:b7ac:b1b2:48f4';
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
-let buildError: Error | null = null;
+/**
+ * The same main.go built twice: against today's wireguard-go/gVisor, and
+ * against wireguard-go 2023-02 whose gVisor (703fd9b7fbc0) is exactly the one
+ * Coder's 2023 agents pin (that gVisor only builds with Go < 1.21).
+ */
+const VARIANTS = [
+  { name: 'wireguard-go 2025 + gVisor 2025', bin: 'wgpeer', modfile: 'go.mod', toolchain: null },
+  { name: 'wireguard-go 2023-02 + gVisor 703fd9b7fbc0 (Coder 2023 pin)', bin: 'wgpeer2022', modfile: 'go2022.mod', toolchain: 'go1.20.14' },
+] as const;
+type Variant = (typeof VARIANTS)[number];
 
-beforeAll(async () => {
-  await new Promise<void>((resolve) => {
-    execFile(GO, ['build', '-o', BIN, '.'], { cwd: GO_DIR, timeout: 280_000, env: { ...process.env, GOFLAGS: '-mod=mod' } }, (err, _o, stderr) => {
-      if (err) buildError = new Error(`go build failed: ${stderr || err.message}`);
+const buildErrors = new Map<string, Error>();
+
+function build(v: Variant): Promise<void> {
+  const env: NodeJS.ProcessEnv = { ...process.env, GOFLAGS: '-mod=mod' };
+  if (v.toolchain) env['GOTOOLCHAIN'] = v.toolchain;
+  return new Promise<void>((resolve) => {
+    execFile(GO, ['build', `-modfile=${v.modfile}`, '-o', v.bin, '.'], { cwd: GO_DIR, timeout: 280_000, env }, (err, _o, stderr) => {
+      if (err) buildErrors.set(v.bin, new Error(`go build (${v.name}) failed: ${stderr || err.message}`));
       resolve();
     });
   });
-}, 300_000);
+}
+
+beforeAll(async () => {
+  for (const v of VARIANTS) await build(v);
+}, 590_000);
 
 interface Rig {
   go: ChildProcess;
@@ -51,7 +67,8 @@ afterEach(() => {
   }
 });
 
-async function rig(opts: { hello?: boolean; loss?: number } = {}): Promise<Rig> {
+async function rig(v: Variant, opts: { hello?: boolean; loss?: number } = {}): Promise<Rig> {
+  const buildError = buildErrors.get(v.bin);
   if (buildError) throw buildError;
   const ts = generateKeyPair();
   const goKeys = generateKeyPair();
@@ -59,7 +76,7 @@ async function rig(opts: { hello?: boolean; loss?: number } = {}): Promise<Rig> 
   await new Promise<void>((r) => udp.bind(0, '127.0.0.1', () => r()));
   const args = ['-priv', hex(goKeys.privateKey), '-peer', hex(ts.publicKey), '-addr', GO_ADDR, '-peer-addr', TS_ADDR];
   if (opts.hello) args.push('-hello', '-endpoint', `127.0.0.1:${udp.address().port}`);
-  const go = spawn(BIN, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+  const go = spawn(join(GO_DIR, v.bin), args, { stdio: ['pipe', 'pipe', 'inherit'] });
   const port = await new Promise<number>((resolve, reject) => {
     const rl = createInterface({ input: go.stdout! });
     rl.once('line', (l) => (l.startsWith('READY ') ? resolve(Number(l.slice(6))) : reject(new Error(l))));
@@ -119,9 +136,9 @@ function httpGet(stack: TcpStack, path: string, body?: Buffer): Promise<{ status
   });
 }
 
-describe('interop with wireguard-go + gVisor netstack over UDP', () => {
+describe.each(VARIANTS)('interop with $name netstack over UDP', (v) => {
   it('handshakes (TS initiates) and does an HTTP GET over the TS TCP client', async () => {
-    const r = await rig();
+    const r = await rig(v);
     const res = await httpGet(r.stack, '/');
     expect(res.status).toBe(200);
     expect(res.body.toString()).toContain('hello from wireguard-go netstack');
@@ -130,7 +147,7 @@ describe('interop with wireguard-go + gVisor netstack over UDP', () => {
   });
 
   it('downloads 400 KB and uploads 200 KB intact', async () => {
-    const r = await rig();
+    const r = await rig(v);
     const big = await httpGet(r.stack, '/big?n=400000');
     expect(big.body.length).toBe(400_000);
     for (let i = 0; i < big.body.length; i += 997) expect(big.body[i]).toBe(i % 251);
@@ -141,7 +158,7 @@ describe('interop with wireguard-go + gVisor netstack over UDP', () => {
   });
 
   it('bulk transfer both ways survives 3% loss in each direction (gVisor retransmits, so do we)', async () => {
-    const r = await rig({ loss: 0.03 });
+    const r = await rig(v, { loss: 0.03 });
     const big = await httpGet(r.stack, '/big?n=300000');
     expect(big.body.length).toBe(300_000);
     for (let i = 0; i < big.body.length; i += 499) expect(big.body[i]).toBe(i % 251);
@@ -152,7 +169,7 @@ describe('interop with wireguard-go + gVisor netstack over UDP', () => {
   }, 60_000);
 
   it('TCP echo: small writes come back in order, then both sides close', async () => {
-    const r = await rig();
+    const r = await rig(v);
     const s = await r.stack.dial(7, { timeoutMs: 15_000 });
     const got: Buffer[] = [];
     s.on('data', (b: Buffer) => got.push(b));
@@ -170,7 +187,7 @@ describe('interop with wireguard-go + gVisor netstack over UDP', () => {
   });
 
   it('answers a handshake initiated by wireguard-go (TS as responder)', async () => {
-    const r = await rig({ hello: true });
+    const r = await rig(v, { hello: true });
     const deadline = Date.now() + 15_000;
     while (Date.now() < deadline && !r.delivered.some((p) => decodeIpv6(p)?.nextHeader === 17)) {
       await new Promise((res) => setTimeout(res, 20));
