@@ -90,23 +90,33 @@ async function wsBench(): Promise<void> {
   const total = 5000;
   const parallel = 32;
   let t0 = performance.now();
+  let cpu0 = process.cpuUsage();
   let next = 0;
   await Promise.all(
     Array.from({ length: parallel }, async () => {
       while (next++ < total) await call('/b/Echo', new Uint8Array(100), (k) => k !== Kind.CloseSend);
     }),
   );
-  console.log(`unary echo over WebSocket (${parallel} in flight): ${Math.round(total / ((performance.now() - t0) / 1000)).toLocaleString()} calls/s`);
+  let cpu = process.cpuUsage(cpu0);
+  console.log(
+    `unary echo over WebSocket (${parallel} in flight): ${Math.round(total / ((performance.now() - t0) / 1000)).toLocaleString()} calls/s wall, ` +
+      `${((cpu.user + cpu.system) / total).toFixed(0)} µs CPU per call (client + server in one process)`,
+  );
 
   const size = 64 * 1024 * 1024;
   let got = 0;
   t0 = performance.now();
+  cpu0 = process.cpuUsage();
   await call('/b/Bulk', new TextEncoder().encode(String(size)), (k, d) => {
     if (k === Kind.Message) got += d.length;
     return k !== Kind.CloseSend;
   });
   const s = (performance.now() - t0) / 1000;
-  console.log(`bulk server→client on one stream: ${(got / 1048576 / s).toFixed(0)} MiB/s (${got / 1048576} MiB)`);
+  cpu = process.cpuUsage(cpu0);
+  console.log(
+    `bulk server→client on one stream: ${(got / 1048576 / s).toFixed(0)} MiB/s wall, ` +
+      `${(got / 1048576 / ((cpu.user + cpu.system) / 1e6)).toFixed(0)} MiB per CPU-second (${got / 1048576} MiB)`,
+  );
   client.close();
   ws.close();
   server.close();

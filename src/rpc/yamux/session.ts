@@ -48,6 +48,7 @@ export class YamuxSession implements StreamHost {
   private readonly control: Uint8Array[] = [];
   private readonly data: Uint8Array[] = [];
   private writable = true;
+  private pumpScheduled = false;
   private closed = false;
   private localGoAway = false;
   private remoteGoAway = false;
@@ -155,7 +156,7 @@ export class YamuxSession implements StreamHost {
   enqueueData(frame: Uint8Array): void {
     if (this.closed) return;
     this.data.push(frame);
-    this.pump();
+    this.schedulePump();
   }
 
   enqueueControl(h: YamuxHeader): void {
@@ -166,7 +167,7 @@ export class YamuxSession implements StreamHost {
       return;
     }
     this.control.push(encodeFrame(h));
-    this.pump();
+    this.schedulePump();
   }
 
   streamFinished(id: number): void {
@@ -175,11 +176,32 @@ export class YamuxSession implements StreamHost {
 
   // ---- internals ---------------------------------------------------------
 
+  /** Frames queued in one tick go out together (fewer, larger transport messages). */
+  private schedulePump(): void {
+    if (this.pumpScheduled) return;
+    this.pumpScheduled = true;
+    queueMicrotask(() => {
+      this.pumpScheduled = false;
+      this.pump();
+    });
+  }
+
+  /** Writes queued frames, control first, packing them into messages of at most MAX_WRITE_CHUNK bytes. */
   private pump(): void {
     while (this.writable && !this.closed) {
-      const f = this.control.shift() ?? this.data.shift();
-      if (!f) return;
-      this.writable = this.transport.write(f);
+      const first = this.control.shift() ?? this.data.shift();
+      if (!first) return;
+      let size = first.length;
+      let batch: Uint8Array[] | null = null;
+      for (;;) {
+        const next = this.control[0] ?? this.data[0];
+        if (!next || size + next.length > MAX_WRITE_CHUNK) break;
+        if (this.control.length > 0) this.control.shift();
+        else this.data.shift();
+        (batch ??= [first]).push(next);
+        size += next.length;
+      }
+      this.writable = this.transport.write(batch ? concat(batch, size) : first);
     }
   }
 
@@ -293,7 +315,7 @@ export class YamuxSession implements StreamHost {
     this.opts.logger?.debug({ code: err.code, err: err.message }, 'yamux session failed');
     if (err.goAway !== null) {
       this.localGoAway = true;
-      this.control.unshift(encodeFrame({ type: FrameType.GoAway, flags: 0, streamId: 0, length: err.goAway }));
+      this.control.push(encodeFrame({ type: FrameType.GoAway, flags: 0, streamId: 0, length: err.goAway }));
     }
     this.writable = true;
     for (;;) {
@@ -321,4 +343,14 @@ export class YamuxSession implements StreamHost {
     this.data.length = 0;
     this.opts.onClose?.(err);
   }
+}
+
+function concat(parts: Uint8Array[], size: number): Uint8Array {
+  const out = new Uint8Array(size);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
 }
