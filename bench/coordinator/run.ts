@@ -4,8 +4,8 @@
  *   run.ts ──fork──► server-child (coord | ws | sio ×2 + Redis)
  *          ──fork──► loadgen-child ×2 (raw-WebSocket receivers, paced senders, C1 peers)
  *
- * Usage: node --import tsx bench/coordinator/run.ts [--quick] [--only=C1,C2,C5,C6,FW] [--write]
- * --write replaces the "## Coordinator" section of bench/RESULTS.md.
+ * Usage: node --import tsx bench/coordinator/run.ts [--quick] [--only=C1,C2,C5,C6,FW] [--no-write]
+ * (or `npm run bench:coordinator`). A full run replaces the "## Coordinator" section of bench/RESULTS.md.
  */
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
@@ -18,7 +18,8 @@ import { runFrameWrite } from './frame-write.js';
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const only = (args.find((a) => a.startsWith('--only='))?.slice(7) ?? 'C1,C2,C5,C6,FW').split(',');
-const write = args.includes('--write');
+// Full runs update bench/RESULTS.md (as `npm run bench` expects); quick or partial runs never do.
+const write = !quick && !args.includes('--no-write') && !args.some((a) => a.startsWith('--only='));
 const lines: string[] = [];
 const out = (s: string): void => {
   console.log(s);
@@ -366,7 +367,7 @@ function writeResults(): void {
   const section = [
     '## Coordinator',
     '',
-    'Command: `node --import tsx bench/coordinator/run.ts --write` (≈ 8–9 min; `--quick` for a smoke run, `--only=C2,C5`).',
+    'Command: `npm run bench:coordinator` or `node --import tsx bench/coordinator/run.ts` (≈ 8–9 min; `--quick` smoke runs and `--only=C2,C5` partial runs do not write this file).',
     'Load generators are separate processes on the same 2 vCPUs as the servers (shared with other work), so absolute figures are lower bounds; ratios are from the same run.',
     'Reading: latency columns include time the processes were not scheduled (see the server event-loop delay column); on a saturated machine the',
     'p99-bounded C2 maximum is set by the shared receiver process and scheduling, not by the server. "Frames per server CPU-second" is the',
