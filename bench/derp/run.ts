@@ -18,6 +18,7 @@ import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
+import { section, table, verdicts, writeSection, type Results } from './report.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const OUT = join(ROOT, 'bench/.out');
@@ -33,6 +34,10 @@ const { values: argv } = parseArgs({
     'pin-gen': { type: 'boolean', default: false },
     /** With --only D4/D8: take the D1 ceilings from the previous bench/.out/derp-results.json. */
     'reuse-ceilings': { type: 'boolean', default: false },
+    /** Update the ## DERP section of bench/RESULTS.md (default for full runs). */
+    write: { type: 'boolean', default: false },
+    /** Only re-render the section from bench/.out/derp-results.json. */
+    render: { type: 'boolean', default: false },
   },
 });
 const only = argv.only ? new Set(argv.only.split(',')) : null;
@@ -313,21 +318,23 @@ const RATES_1400 = quick ? [25_000, 50_000, 100_000, 150_000, 200_000, 300_000] 
 const RATES_100 = quick ? [50_000, 100_000, 200_000, 300_000, 400_000] : [50_000, 100_000, 150_000, 200_000, 300_000, 400_000, 500_000];
 
 async function main(): Promise<void> {
+  if (argv.render) {
+    const r = JSON.parse(readFileSync(join(OUT, 'derp-results.json'), 'utf8')) as Results;
+    writeSection(join(ROOT, 'bench/RESULTS.md'), section(r, 'npm run bench:derp'));
+    process.stdout.write(`${table(r)}\n\n${verdicts(r).join('\n')}\n`);
+    return;
+  }
   ensureBinaries();
   const started = Date.now();
   const servers = await startServers();
-  const results: Record<string, unknown> = { date: new Date().toISOString(), derper: DERPER_VERSION, quick, node: process.version };
-  const rows: string[][] = [];
-  const ratio = (a: number, b: number): string => (b > 0 ? `${(a / b).toFixed(2)}×` : 'n/a');
-  const f0 = (x: number): string => Math.round(x).toLocaleString('en-US');
+  const results: Record<string, unknown> & Results = { date: new Date().toISOString(), derper: DERPER_VERSION, quick, node: process.version };
+  let ceil: Record<Target, number> = { derper: 0, derper512: 0, tailnetd: 0, pipe: 0 };
   try {
     if (want('D6')) {
       const n = quick ? 2000 : 10_000;
       const d = await idleMemory(servers.derper, n);
       const t = await idleMemory(servers.tailnetd, n);
       results.D6 = { conns: n, derper: d, tailnetd: t };
-      rows.push([`D6 idle memory, ${n} conns (KB/conn, lower is better)`, d.kb_per_conn.toFixed(1), t.kb_per_conn.toFixed(1), ratio(t.kb_per_conn, d.kb_per_conn), '']);
-      rows.push([`D6 … after 1 packet each (KB/conn)`, d.kb_per_conn_after_packet.toFixed(1), t.kb_per_conn_after_packet.toFixed(1), ratio(t.kb_per_conn_after_packet, d.kb_per_conn_after_packet), '']);
     }
     if (want('D7')) {
       const n = quick ? 2000 : 5000;
@@ -336,10 +343,7 @@ async function main(): Promise<void> {
       const t = await loadgen<Storm>(['storm', '-url', servers.tailnetd.url, '-conns', String(n)]);
       await sleep(2000);
       results.D7 = { derper: d, tailnetd: t };
-      rows.push([`D7 connect storm ${n} (handshakes/s)`, f0(d.handshakes_per_s), f0(t.handshakes_per_s), ratio(t.handshakes_per_s, d.handshakes_per_s), '']);
-      rows.push([`D7 … p99 time-to-ready (ms)`, d.p99_ms.toFixed(0), t.p99_ms.toFixed(0), ratio(t.p99_ms, d.p99_ms), `failed ${d.failed}/${t.failed}`]);
     }
-    let ceil: Record<Target, number> = { derper: 0, derper512: 0, tailnetd: 0, pipe: 0 };
     if (want('D1') || ((want('D4') || want('D8')) && !argv['reuse-ceilings'])) {
       const [p, d, t, d5] = (await sweepAll(
         [
@@ -353,11 +357,6 @@ async function main(): Promise<void> {
       )) as [Sweep, Sweep, Sweep, Sweep];
       results.D1 = { pipe: p, derper: d, tailnetd: t, derper_queue512: d5 };
       ceil = { pipe: p.ceiling_pps || p.peak_pps, derper: d.ceiling_pps || d.peak_pps, derper512: d5.ceiling_pps, tailnetd: t.ceiling_pps || t.peak_pps };
-      rows.push(['D1 1400 B, pkt/s at ≤1 % loss', f0(d.ceiling_pps), f0(t.ceiling_pps), ratio(t.ceiling_pps, d.ceiling_pps), `pipe ${f0(p.ceiling_pps)} (tailnetd ${ratio(t.ceiling_pps, p.ceiling_pps)} of pipe)`]);
-      rows.push(['D1 … Gbit/s at ≤1 % loss', d.ceiling_gbps.toFixed(2), t.ceiling_gbps.toFixed(2), ratio(t.ceiling_gbps, d.ceiling_gbps), `pipe ${p.ceiling_gbps.toFixed(2)}`]);
-      rows.push(['D1 … peak delivered pkt/s (any loss)', f0(d.peak_pps), f0(t.peak_pps), ratio(t.peak_pps, d.peak_pps), `pipe ${f0(p.peak_pps)}`]);
-      rows.push(['D1 … vs derper with queue depth 512', f0(d5.ceiling_pps), f0(t.ceiling_pps), ratio(t.ceiling_pps, d5.ceiling_pps), `derper512 peak ${f0(d5.peak_pps)}`]);
-      rows.push(['D1 … server CPU s per GB', d.cpu_s_per_gb.toFixed(2), t.cpu_s_per_gb.toFixed(2), ratio(t.cpu_s_per_gb, d.cpu_s_per_gb), `pipe ${p.cpu_s_per_gb.toFixed(2)}`]);
     }
     if (argv['reuse-ceilings'] && !want('D1')) {
       const prev = JSON.parse(readFileSync(join(OUT, 'derp-results.json'), 'utf8')) as { D1?: Record<string, Sweep> };
@@ -372,8 +371,6 @@ async function main(): Promise<void> {
         RATES_100,
       )) as [Sweep, Sweep, Sweep];
       results.D3 = { pipe: p, derper: d, tailnetd: t };
-      rows.push(['D3 100 B, pkt/s at ≤1 % loss', f0(d.ceiling_pps), f0(t.ceiling_pps), ratio(t.ceiling_pps, d.ceiling_pps), `pipe ${f0(p.ceiling_pps)} (tailnetd ${ratio(t.ceiling_pps, p.ceiling_pps)} of pipe)`]);
-      rows.push(['D3 … peak delivered pkt/s', f0(d.peak_pps), f0(t.peak_pps), ratio(t.peak_pps, d.peak_pps), `pipe ${f0(p.peak_pps)}`]);
     }
     if (want('D8')) {
       const [d, t] = (await sweepAll(
@@ -382,7 +379,6 @@ async function main(): Promise<void> {
         RATES_1400,
       )) as [Sweep, Sweep];
       results.D8 = { derper: d, tailnetd: t };
-      rows.push(['D8 WebSocket 1400 B, pkt/s at ≤1 % loss', f0(d.ceiling_pps), f0(t.ceiling_pps), ratio(t.ceiling_pps, d.ceiling_pps), ceil.tailnetd ? `tailnetd WS/upgrade ${ratio(t.ceiling_pps || t.peak_pps, ceil.tailnetd)}` : '']);
     }
     if (want('D4')) {
       // Three interleaved repetitions per case; the median of each percentile is reported.
@@ -405,31 +401,20 @@ async function main(): Promise<void> {
         log(`${k} RTT p50 ${lat[k]?.p50_us.toFixed(0)} p99 ${lat[k]?.p99_us.toFixed(0)} p999 ${lat[k]?.p999_us.toFixed(0)} µs (runs: ${v.map((x) => x.p99_us.toFixed(0)).join(', ')})`);
       }
       results.D4 = lat;
-      const row = (label: string, k: 'idle' | '50' | 'd50', q: 'p50_us' | 'p99_us' | 'p999_us'): string[] => {
-        const d = lat[`derper_${k}`]?.[q] ?? 0;
-        const t = lat[`tailnetd_${k}`]?.[q] ?? 0;
-        return [label, d.toFixed(0), t.toFixed(0), ratio(t, d), `pipe ${(lat[`pipe_${k}`]?.[q] ?? 0).toFixed(0)}`];
-      };
-      rows.push(row('D4 RTT idle p50 (µs)', 'idle', 'p50_us'));
-      rows.push(row('D4 RTT idle p99 (µs)', 'idle', 'p99_us'));
-      rows.push(row('D4 RTT idle p999 (µs)', 'idle', 'p999_us'));
-      rows.push(row(`D4 RTT at 50 % of derper's ceiling (${f0(ceil.derper * 0.5)} pkt/s) p50 (µs)`, 'd50', 'p50_us'));
-      rows.push(row("D4 … same load p99 (µs)", 'd50', 'p99_us'));
-      rows.push(row("D4 … same load p999 (µs)", 'd50', 'p999_us'));
-      rows.push(row('D4 RTT at 50 % of own ceiling p50 (µs)', '50', 'p50_us'));
-      rows.push(row('D4 RTT at 50 % of own ceiling p99 (µs)', '50', 'p99_us'));
-      rows.push(row('D4 RTT at 50 % of own ceiling p999 (µs)', '50', 'p999_us'));
     }
   } finally {
     for (const s of Object.values(servers)) s.proc.kill('SIGTERM');
     await sleep(1500);
   }
   results.elapsed_s = (Date.now() - started) / 1000;
+  results.ceilings = ceil;
+  results.loadavg = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
   writeFileSync(join(OUT, 'derp-results.json'), JSON.stringify(results, null, 2));
-  const header = ['bench', 'derper', 'tailnetd', 'tailnetd/derper', 'notes'];
-  const table = [header, header.map(() => '---'), ...rows].map((r) => `| ${r.join(' | ')} |`).join('\n');
-  const loadavg = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-  process.stdout.write(`\n${table}\n\nelapsed ${results.elapsed_s} s, load average at end ${loadavg}; raw results in bench/.out/derp-results.json\n`);
+  process.stdout.write(`\n${table(results as Results)}\n\n${verdicts(results as Results).join('\n')}\n\nelapsed ${results.elapsed_s} s, load average at end ${String(results.loadavg)}; raw results in bench/.out/derp-results.json\n`);
+  if (argv.write || (!only && !quick)) {
+    writeSection(join(ROOT, 'bench/RESULTS.md'), section(results as Results, 'npm run bench:derp'));
+    log('updated the ## DERP section of bench/RESULTS.md');
+  }
 }
 
 main().catch((e: unknown) => {

@@ -1,0 +1,169 @@
+/**
+ * Renders DERP bench results (bench/.out/derp-results.json shape) as the
+ * markdown table printed by run.ts and as the `## DERP` section of
+ * bench/RESULTS.md, with the target verdicts from perf-anchors.md.
+ */
+import { readFileSync, writeFileSync, existsSync } from 'node:fs';
+
+export interface SweepR {
+  ceiling_pps: number;
+  ceiling_gbps: number;
+  peak_pps: number;
+  cpu_s_per_gb: number;
+  runs: Array<{ offered_pps: number; delivered_pps: number; loss: number; sent_pps: number; server_cpu_s: number }>;
+}
+export interface LatR {
+  p50_us: number;
+  p99_us: number;
+  p999_us: number;
+}
+export interface MemR {
+  kb_per_conn: number;
+  kb_per_conn_after_packet: number;
+}
+export interface StormR {
+  handshakes_per_s: number;
+  p99_ms: number;
+  failed: number;
+  conns: number;
+}
+export interface Results {
+  date?: string;
+  derper?: string;
+  node?: string;
+  quick?: boolean;
+  loadavg?: string;
+  /** Free-text provenance, e.g. which rows came from a separate invocation. */
+  notes?: string[];
+  ceilings?: Record<string, number>;
+  D1?: { pipe: SweepR; derper: SweepR; tailnetd: SweepR; derper_queue512?: SweepR };
+  D3?: { pipe: SweepR; derper: SweepR; tailnetd: SweepR };
+  D4?: Record<string, LatR>;
+  D6?: { conns: number; derper: MemR; tailnetd: MemR };
+  D7?: { derper: StormR; tailnetd: StormR };
+  D8?: { derper: SweepR; tailnetd: SweepR };
+}
+
+const ratio = (a: number, b: number): string => (b > 0 ? `${(a / b).toFixed(2)}×` : 'n/a');
+const f0 = (x: number): string => Math.round(x).toLocaleString('en-US');
+const us = (x: number | undefined): string => (x === undefined ? 'n/a' : Math.round(x).toLocaleString('en-US'));
+
+export function rows(r: Results): string[][] {
+  const out: string[][] = [];
+  if (r.D1) {
+    const { pipe: p, derper: d, tailnetd: t, derper_queue512: d5 } = r.D1;
+    out.push(['D1 1400 B, pkt/s at ≤1 % loss', f0(d.ceiling_pps), f0(t.ceiling_pps), ratio(t.ceiling_pps, d.ceiling_pps), `raw pipe ${f0(p.ceiling_pps)}; tailnetd = ${ratio(t.ceiling_pps, p.ceiling_pps)} pipe`]);
+    out.push(['D1 … Gbit/s at ≤1 % loss', d.ceiling_gbps.toFixed(2), t.ceiling_gbps.toFixed(2), ratio(t.ceiling_gbps, d.ceiling_gbps), `raw pipe ${p.ceiling_gbps.toFixed(2)}`]);
+    out.push(['D1 … peak delivered pkt/s (any loss)', f0(d.peak_pps), f0(t.peak_pps), ratio(t.peak_pps, d.peak_pps), `raw pipe ${f0(p.peak_pps)}`]);
+    if (d5) out.push(['D1 … derper with queue depth 512 (tailnetd default)', f0(d5.ceiling_pps), f0(t.ceiling_pps), ratio(t.ceiling_pps, d5.ceiling_pps), `derper-512 peak ${f0(d5.peak_pps)}`]);
+    out.push(['D1 … server CPU s per GB relayed', d.cpu_s_per_gb.toFixed(2), t.cpu_s_per_gb.toFixed(2), ratio(t.cpu_s_per_gb, d.cpu_s_per_gb), `raw pipe ${p.cpu_s_per_gb.toFixed(2)} (lower is better)`]);
+  }
+  if (r.D3) {
+    const { pipe: p, derper: d, tailnetd: t } = r.D3;
+    out.push(['D3 100 B, pkt/s at ≤1 % loss', f0(d.ceiling_pps), f0(t.ceiling_pps), ratio(t.ceiling_pps, d.ceiling_pps), `raw pipe ${f0(p.ceiling_pps)}; tailnetd = ${ratio(t.ceiling_pps, p.ceiling_pps)} pipe`]);
+    out.push(['D3 … peak delivered pkt/s (any loss)', f0(d.peak_pps), f0(t.peak_pps), ratio(t.peak_pps, d.peak_pps), `raw pipe ${f0(p.peak_pps)}`]);
+  }
+  if (r.D4) {
+    const L = r.D4;
+    const row = (label: string, k: string, q: keyof LatR): string[] => [label, us(L[`derper_${k}`]?.[q]), us(L[`tailnetd_${k}`]?.[q]), ratio(L[`tailnetd_${k}`]?.[q] ?? 0, L[`derper_${k}`]?.[q] ?? 0), `raw pipe ${us(L[`pipe_${k}`]?.[q])}`];
+    out.push(row('D4 RTT idle p50 (µs)', 'idle', 'p50_us'));
+    out.push(row('D4 … idle p99 (µs)', 'idle', 'p99_us'));
+    out.push(row('D4 … idle p999 (µs)', 'idle', 'p999_us'));
+    const dl = r.ceilings?.derper ? ` (${f0(r.ceilings.derper * 0.5)} pkt/s)` : '';
+    out.push(row(`D4 RTT at 50 % of derper's ceiling${dl}, p50 (µs)`, 'd50', 'p50_us'));
+    out.push(row('D4 … same load p99 (µs)', 'd50', 'p99_us'));
+    out.push(row('D4 … same load p999 (µs)', 'd50', 'p999_us'));
+    out.push(row('D4 RTT at 50 % of each one\'s own ceiling, p50 (µs)', '50', 'p50_us'));
+    out.push(row('D4 … own-ceiling load p99 (µs)', '50', 'p99_us'));
+  }
+  if (r.D6) {
+    const { derper: d, tailnetd: t, conns } = r.D6;
+    out.push([`D6 idle memory, ${f0(conns)} conns (RSS KB/conn)`, d.kb_per_conn.toFixed(1), t.kb_per_conn.toFixed(1), ratio(t.kb_per_conn, d.kb_per_conn), 'lower is better']);
+    out.push(['D6 … after 1 packet each (KB/conn)', d.kb_per_conn_after_packet.toFixed(1), t.kb_per_conn_after_packet.toFixed(1), ratio(t.kb_per_conn_after_packet, d.kb_per_conn_after_packet), '']);
+  }
+  if (r.D7) {
+    const { derper: d, tailnetd: t } = r.D7;
+    out.push([`D7 connect storm, ${f0(d.conns)} clients (handshakes/s)`, f0(d.handshakes_per_s), f0(t.handshakes_per_s), ratio(t.handshakes_per_s, d.handshakes_per_s), `failed ${d.failed} / ${t.failed}`]);
+    out.push(['D7 … p99 time to ServerInfo (ms)', f0(d.p99_ms), f0(t.p99_ms), ratio(t.p99_ms, d.p99_ms), 'lower is better']);
+  }
+  if (r.D8) {
+    const { derper: d, tailnetd: t } = r.D8;
+    const up = r.D1?.tailnetd.ceiling_pps ?? r.ceilings?.tailnetd ?? 0;
+    out.push(['D8 WebSocket 1400 B, pkt/s at ≤1 % loss', f0(d.ceiling_pps), f0(t.ceiling_pps), ratio(t.ceiling_pps, d.ceiling_pps), up ? `tailnetd WS ÷ tailnetd upgrade (D1) = ${ratio(t.ceiling_pps, up)}` : '']);
+    out.push(['D8 … server CPU s per GB relayed', d.cpu_s_per_gb.toFixed(2), t.cpu_s_per_gb.toFixed(2), ratio(t.cpu_s_per_gb, d.cpu_s_per_gb), r.D1 ? `tailnetd upgrade (D1) ${r.D1.tailnetd.cpu_s_per_gb.toFixed(2)}` : '']);
+  }
+  return out;
+}
+
+export function table(r: Results): string {
+  const header = ['bench', 'derper', 'tailnetd', 'tailnetd ÷ derper', 'notes'];
+  return [header, header.map(() => '---'), ...rows(r)].map((x) => `| ${x.join(' | ')} |`).join('\n');
+}
+
+/** Target verdicts (perf-anchors.md D-set, as set for this project). */
+export function verdicts(r: Results): string[] {
+  const v: string[] = [];
+  const yes = (b: boolean): string => (b ? 'met' : 'NOT met');
+  if (r.D1) {
+    const { pipe: p, derper: d, tailnetd: t } = r.D1;
+    v.push(`D1 ≥ 1.5× derper pkt/s at ≤1 % loss: ${ratio(t.ceiling_pps, d.ceiling_pps)} → ${yes(t.ceiling_pps >= 1.5 * d.ceiling_pps)}; ≥ 0.6× raw pipe: ${ratio(t.ceiling_pps, p.ceiling_pps)} → ${yes(t.ceiling_pps >= 0.6 * p.ceiling_pps)}.`);
+  }
+  if (r.D3) {
+    const { pipe: p, tailnetd: t } = r.D3;
+    v.push(`D3 ≥ 0.5× raw pipe at 100 B: ${ratio(t.ceiling_pps, p.ceiling_pps)} → ${yes(t.ceiling_pps >= 0.5 * p.ceiling_pps)}; ≥ 400k pkt/s absolute: ${f0(t.ceiling_pps)} → ${yes(t.ceiling_pps >= 400_000)}.`);
+  }
+  if (r.D4) {
+    const d = r.D4.derper_d50?.p99_us ?? 0;
+    const t = r.D4.tailnetd_d50?.p99_us ?? 0;
+    const di = r.D4.derper_idle?.p99_us ?? 0;
+    const ti = r.D4.tailnetd_idle?.p99_us ?? 0;
+    v.push(`D4 p99 ≤ derper: idle ${us(ti)} vs ${us(di)} µs → ${yes(ti <= di)}; at the same load ${us(t)} vs ${us(d)} µs → ${yes(t <= d)}.`);
+  }
+  if (r.D6) v.push(`D6 ≤ derper per connection: ${r.D6.tailnetd.kb_per_conn.toFixed(1)} vs ${r.D6.derper.kb_per_conn.toFixed(1)} KB → ${yes(r.D6.tailnetd.kb_per_conn <= r.D6.derper.kb_per_conn)}.`);
+  if (r.D7) v.push(`D7 ≥ derper handshakes/s: ${ratio(r.D7.tailnetd.handshakes_per_s, r.D7.derper.handshakes_per_s)} → ${yes(r.D7.tailnetd.handshakes_per_s >= r.D7.derper.handshakes_per_s)}.`);
+  if (r.D8) {
+    const up = r.D1?.tailnetd.ceiling_pps ?? r.ceilings?.tailnetd ?? 0;
+    v.push(`D8 WebSocket ≥ 0.7× D1: ${ratio(r.D8.tailnetd.ceiling_pps, up)} → ${yes(r.D8.tailnetd.ceiling_pps >= 0.7 * up)}.`);
+  }
+  return v;
+}
+
+const CAVEATS = `Caveats (read before quoting any ratio):
+- Profiles (\`--cpu-prof\`, summarised by bench/derp/prof-top.ts): in D1 tailnetd is mostly idle; its own hot path is write syscalls (writeBuffer 6 %), GC 4 %, conn flush 2 %, writeRecvPacket 2 %, routeSend 1 %. In D7, X25519 key import (createPublicKey 4 %) and diffieHellman (1.5 %). In D8 before bufferutil, ws frame unmasking took 19 %.
+- The box has 2 vCPUs shared with ~8 other engineers' builds and tests (load average 12–19 during these runs). Servers are pinned to CPU 1, the generator runs unpinned; every figure moves by ±30 % or more between runs, latency tails by 10×.
+- derper drops packets once a receiver's 32-deep queue overflows (its design); on this contended CPU that starts near 25–50k pkt/s, far below its published 2-vCPU ceiling (1.64 Gbit/s ≈ 146k pkt/s). Its "≤1 % loss" ceiling here is therefore low and the D1/D3 ratios overstate tailnetd's lead; "peak delivered" and "CPU s per GB" are the fairer comparisons. With derper's queue raised to 512 (tailnetd's default) it still drops under the same bursts.
+- tailnetd showed no drops in these runs: when it falls behind, the senders' socket buffers fill and TCP slows them, so delivered == sent and the shortfall shows as sent < offered. Its per-receiver queues (512) head-drop like derper's only when one reader stalls. Queueing delay still grows near saturation (D4 at "own ceiling", where the raw pipe shows the same half-second delays: generator and box, not relay logic).
+- Above ~150–250k pkt/s the Go generator (one process, derp.Client, one write syscall per packet) is the limit for every target, the raw pipe included; D8 is generator-bound sooner (client-side WebSocket masking).
+- Latency tails (D4) are dominated by scheduling on the shared CPU: the raw Node pipe has idle p99 tails as large as tailnetd's, and single runs of the same case range from 2 ms to 150 ms p99 for both servers. The p50s are comparable (tailnetd +100–200 µs). Event-loop lag inside tailnetd (bench/derp/loop-lag.ts) stayed ≤ 35 ms p-max in quiet intervals; GC pauses ≤ 17 ms (--trace-gc).
+- D7 moved between 0.5× and 1.5× derper across runs; before serve.ts listened with backlog 4096 (Node's default is 511, Go uses somaxconn) a 5k storm cost SYN retransmits.
+- Loss is sent − received after a drain of up to 5 s that stops after 500 ms without progress; a stalled generator can show a little false loss (the raw pipe at 150k 100 B showed 6 %).`;
+
+/** The `## DERP` section of bench/RESULTS.md. */
+export function section(r: Results, command: string): string {
+  return `## DERP
+
+Command: \`${command}\` (≈ 6–7 min; \`--quick\`, \`--only D1,D4\`, \`--cpu-prof\`, \`--reuse-ceilings\`, \`--pin-gen\`). Same run, same box, same Go load generator (bench/derp/loadgen, tailscale.com ${r.derper ?? 'v1.102.5'} \`derp.Client\`) for all targets: Tailscale derper ${r.derper ?? 'v1.102.5'} (plain HTTP, \`-a 127.0.0.1:P -http-port=-1 -stun=false\`), tailnetd (\`test/interop/derp/serve.ts\`: DerpServer + HTTP handlers), and a raw Node TCP pipe relay (bench/derp/pipe-relay.ts) as the ceiling of any Node relay. 10 sender→receiver pairs, paced open-loop token bucket, 1 s warm-up + 3 s measured per rate. Node ${r.node ?? ''}, ${r.date ?? ''}.
+
+${table(r)}
+
+${(r.notes ?? []).map((n) => `- ${n}`).join('\n')}${r.notes?.length ? '\n\n' : ''}Targets:
+${verdicts(r).map((x) => `- ${x}`).join('\n')}
+
+${CAVEATS}
+`;
+}
+
+/** Replaces (or appends) the `## DERP` section of a RESULTS.md file. */
+export function writeSection(file: string, text: string): void {
+  const cur = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmark results\n';
+  const start = cur.search(/^## DERP\s*$/m);
+  let next: string;
+  if (start < 0) next = `${cur.trimEnd()}\n\n${text}`;
+  else {
+    const rest = cur.slice(start + 1);
+    const endRel = rest.search(/^## /m);
+    const end = endRel < 0 ? cur.length : start + 1 + endRel;
+    next = `${cur.slice(0, start)}${text}${end < cur.length ? '\n' + cur.slice(end) : ''}`;
+  }
+  writeFileSync(file, next.endsWith('\n') ? next : next + '\n');
+}
