@@ -53,6 +53,14 @@ describe('keep-alive', () => {
     await c.until(() => c.pings === 2, 'second ping');
   });
 
+  it('answers peer pings (the Go agent pings every 30 s)', async () => {
+    server = await startMemoryServer();
+    const a = await peer(server.agentUrl(uuid()));
+    const pong = new Promise<Buffer>((resolve) => a.ws.once('pong', resolve));
+    a.ws.ping(Buffer.from('hi'));
+    expect((await pong).toString()).toBe('hi');
+  });
+
   it('closes a peer that stops answering pings', async () => {
     const clock = new ManualClock();
     server = await startMemoryServer({ clock });
