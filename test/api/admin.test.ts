@@ -119,6 +119,19 @@ describe.each(BACKENDS)('admin API (%s)', (backend) => {
       expect(await s.app.store.workspaces.byOwnerAndName(plain.id, 'half')).toBeUndefined();
     });
 
+    it('a create that fails inside the transaction writes nothing (NUL byte in the second agent: PostgreSQL text refuses it)', async () => {
+      const res = await post('/workspaces', { owner: plain.username, name: 'atomic', agents: [{ name: 'one' }, { name: 'two', startup_script: 'echo \u0000' }] });
+      await res.text();
+      if (backend === 'postgres') {
+        expect(res.status).toBe(500);
+        expect(await s.app.store.workspaces.byOwnerAndName(plain.id, 'atomic')).toBeUndefined();
+        const agents = await s.app.store.db.selectFrom('workspace_agents').select('name').where('name', 'in', ['one', 'two']).execute();
+        expect(agents).toEqual([]);
+      } else {
+        expect(res.status).toBe(201);
+      }
+    });
+
     it('a new build makes the old build non-latest: old agent coordinate → 403, new agent connects', async () => {
       const ws = await okJson<Provisioned>(await post('/workspaces', { owner: plain.username, name: 'rebuild', agents: [{ name: 'main' }] }), 201);
       const oldToken = ws.agents[0]!.token!;
