@@ -152,9 +152,11 @@ export class App {
     const dispatch = { router: this.router, logger, metrics: httpMetrics, acceptingUpgrades: () => !this.draining };
     const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 30_000 }, createRequestHandler(dispatch));
     server.on('upgrade', createUpgradeHandler(dispatch));
+    // Like Node's default: answer 400 and destroy, so junk (e.g. a TLS ClientHello sent to the
+    // plain-HTTP DERP port by old clients' latency checks) never leaves a half-open socket behind.
     server.on('clientError', (_err, socket) => {
-      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
-      else socket.destroy();
+      if (socket.writable) socket.write('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+      socket.destroy();
     });
     const { host, port } = splitHostPort(config.httpAddress);
     await new Promise<void>((resolve, reject) => {
