@@ -186,6 +186,24 @@ describe.each(VARIANTS)('interop with $name netstack over UDP', (v) => {
     expect(Buffer.concat(got).toString()).toBe(want);
   });
 
+  it('the PTY init header reaches a Go reader doing single Reads (agent semantics) in one segment', async () => {
+    const r = await rig(v);
+    const s = await r.stack.dial(2, { timeoutMs: 15_000 });
+    const json = Buffer.from(JSON.stringify({ ID: '6f1c1c7e-4d2a-4b8e-9c55-0a1b2c3d4e5f', Height: 24, Width: 80, Command: 'x'.repeat(1000) }));
+    const header = Buffer.alloc(2 + json.length);
+    header.writeUInt16LE(json.length, 0);
+    json.copy(header, 2);
+    let text = '';
+    s.on('data', (b: Buffer) => (text += b.toString()));
+    s.write(header);
+    s.write('{"data":"echo hi\\r"}');
+    const want = `ok 6f1c1c7e-4d2a-4b8e-9c55-0a1b2c3d4e5f 24x80 "${'x'.repeat(1000)}"\n{"data":"echo hi\\r"}`;
+    const deadline = Date.now() + 15_000;
+    while (Date.now() < deadline && text.length < want.length) await new Promise((res) => setTimeout(res, 10));
+    expect(text).toBe(want);
+    s.destroy();
+  });
+
   it('answers a handshake initiated by wireguard-go (TS as responder)', async () => {
     const r = await rig(v, { hello: true });
     const deadline = Date.now() + 15_000;

@@ -6,6 +6,8 @@ package main
 
 import (
 	"bufio"
+	"encoding/binary"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -94,6 +96,12 @@ func main() {
 		}
 	}()
 
+	ptyLn, err := tnet.ListenTCP(&net.TCPAddr{Port: 2})
+	if err != nil {
+		log.Fatal(err)
+	}
+	go servePTYHeader(ptyLn)
+
 	if *hello {
 		go func() {
 			c, err := tnet.DialUDPAddrPort(netip.AddrPort{}, netip.AddrPortFrom(netip.MustParseAddr(*peerAddr), 9))
@@ -124,4 +132,43 @@ func listenPort(dev *device.Device) int {
 	}
 	log.Fatal("no listen_port")
 	return 0
+}
+
+// servePTYHeader reads the reconnecting-PTY init header exactly as the Coder
+// agent does (one Read for the 2-byte length, one Read for the JSON), then
+// reports what it parsed and echoes the rest of the stream.
+func servePTYHeader(ln net.Listener) {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		go func() {
+			defer c.Close()
+			lenBuf := make([]byte, 2)
+			n, err := c.Read(lenBuf)
+			if err != nil || n != 2 {
+				fmt.Fprintf(c, "short length read %d\n", n)
+				return
+			}
+			body := make([]byte, binary.LittleEndian.Uint16(lenBuf))
+			n, err = c.Read(body)
+			if err != nil || n != len(body) {
+				fmt.Fprintf(c, "short header read %d of %d\n", n, len(body))
+				return
+			}
+			var init struct {
+				ID      string
+				Height  uint16
+				Width   uint16
+				Command string
+			}
+			if err := json.Unmarshal(body, &init); err != nil {
+				fmt.Fprintf(c, "bad json: %v\n", err)
+				return
+			}
+			fmt.Fprintf(c, "ok %s %dx%d %q\n", init.ID, init.Height, init.Width, init.Command)
+			io.Copy(c, c)
+		}()
+	}
 }
