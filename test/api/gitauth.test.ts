@@ -204,11 +204,11 @@ describe.each(BACKENDS)('git auth (%s)', (backend) => {
       const before = listeners();
       const ac = new AbortController();
       const pending = gitauth(`https://${p.host}/r.git`, '&listen', { signal: ac.signal }).catch(() => undefined);
-      for (let i = 0; i < 50 && listeners() === before; i++) await new Promise((r) => setTimeout(r, 20));
+      for (let i = 0; i < 250 && listeners() === before; i++) await new Promise((r) => setTimeout(r, 20));
       expect(listeners()).toBe(before + 1);
       ac.abort();
       await pending;
-      for (let i = 0; i < 100 && listeners() !== before; i++) await new Promise((r) => setTimeout(r, 20));
+      for (let i = 0; i < 250 && listeners() !== before; i++) await new Promise((r) => setTimeout(r, 20));
       expect(listeners()).toBe(before);
     });
   });

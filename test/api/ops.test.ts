@@ -106,7 +106,8 @@ describe('draining', () => {
       sock.on('error', () => undefined);
       // Start the request, so the connection is not idle when the drain begins.
       sock.write('GET /readyz HTTP/1.1\r\nHost: x\r\n');
-      await new Promise((r) => setTimeout(r, 50));
+      // Wait until the server has parsed the request line (the connection then counts as active).
+      await new Promise((r) => setTimeout(r, 300));
       const stopping = s.app.stop(2000);
       sock.write('Connection: close\r\n\r\n');
       await closed;
