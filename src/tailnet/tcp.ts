@@ -249,6 +249,7 @@ export class TcpConnection {
       return;
     }
     if (seg.flags & RST) {
+      if (this.state === 'TIME-WAIT') return; // RFC 1337: no TIME-WAIT assassination
       if (seg.seq === this.rcvNxt) this.reset();
       else this.challengeAck();
       return;

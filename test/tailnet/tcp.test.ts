@@ -242,6 +242,9 @@ describe('TCP close and reset', () => {
     // A retransmitted FIN in TIME-WAIT is re-acknowledged.
     h.inject({ seq: RISS + 1, ack: ISS + 2, flags: ACK | FIN });
     expect(h.last()).toMatchObject({ flags: ACK, ack: RISS + 2 });
+    // RST in TIME-WAIT is ignored (RFC 1337).
+    h.inject({ seq: RISS + 2, flags: RST });
+    expect(h.stack.connectionCount).toBe(1);
     h.clock.advance(60_000);
     expect(h.stack.connectionCount).toBe(0);
   });
