@@ -72,11 +72,13 @@ function defaultOf(t: ScalarType): unknown {
     case 'string':
       return '';
     case 'bytes':
-      return new Uint8Array(0);
+      return EMPTY_BYTES; // zero-length, so sharing it is safe
     default:
       return 0;
   }
 }
+
+const EMPTY_BYTES = new Uint8Array(0);
 
 function isDefault(t: ScalarType, v: unknown): boolean {
   switch (t) {
@@ -183,13 +185,28 @@ class TableCodec<T> implements MessageCodec<T> {
     for (const f of fields) this.byNo[f.no] = f;
   }
 
+  /**
+   * Every decoded message of this type is a spread of one template, so all
+   * instances share a hidden class (fast property access); only the mutable
+   * collections are created per instance. Absent message fields are present
+   * as undefined.
+   */
+  private template: Record<string, unknown> | null = null;
+  private collections: FieldDef[] = [];
+
   create(init?: Partial<T>): T {
-    const o: Record<string, unknown> = {};
-    for (const f of this.fields) {
-      if (f.kind === 'map') o[f.name] = new Map();
-      else if (f.rep === 'repeated') o[f.name] = [];
-      else if (f.kind === 'scalar' && f.rep === 'single') o[f.name] = defaultOf(f.type);
+    if (!this.template) {
+      const t: Record<string, unknown> = {};
+      for (const f of this.fields) {
+        if (f.kind === 'map' || f.rep === 'repeated') {
+          t[f.name] = null;
+          this.collections.push(f);
+        } else t[f.name] = f.kind === 'scalar' && f.rep === 'single' ? defaultOf(f.type) : undefined;
+      }
+      this.template = t;
     }
+    const o: Record<string, unknown> = { ...this.template };
+    for (const f of this.collections) o[f.name] = f.kind === 'map' ? new Map() : [];
     return (init ? Object.assign(o, init) : o) as T;
   }
 
