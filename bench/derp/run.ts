@@ -7,7 +7,8 @@
  * Servers are pinned to CPU 1 (taskset); the generator may use both CPUs
  * unless --pin-gen puts it on CPU 0 only. All on
  * 127.0.0.1 over plain HTTP. Prints a table with ratios to derper and writes
- * bench/.out/derp-results.json.
+ * bench/.out/derp-results.json (partial runs: derp-results-<which>.json); a
+ * full run also rewrites the ## DERP section of bench/RESULTS.md.
  *
  *   run.ts ─┬─ spawn derper / tailnetd (test/interop/derp/serve.ts) / pipe-relay.ts  [CPU 1]
  *           └─ loadgen throughput|latency|idle|storm → JSON                         [CPU 0]
@@ -409,8 +410,10 @@ async function main(): Promise<void> {
   results.elapsed_s = (Date.now() - started) / 1000;
   results.ceilings = ceil;
   results.loadavg = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-  writeFileSync(join(OUT, 'derp-results.json'), JSON.stringify(results, null, 2));
-  process.stdout.write(`\n${table(results as Results)}\n\n${verdicts(results as Results).join('\n')}\n\nelapsed ${results.elapsed_s} s, load average at end ${String(results.loadavg)}; raw results in bench/.out/derp-results.json\n`);
+  // Partial runs keep the full results file (the one --render and --reuse-ceilings read) intact.
+  const file = only || quick ? `derp-results-${quick ? 'quick-' : ''}${[...(only ?? ['all'])].join('-')}.json` : 'derp-results.json';
+  writeFileSync(join(OUT, file), JSON.stringify(results, null, 2));
+  process.stdout.write(`\n${table(results as Results)}\n\n${verdicts(results as Results).join('\n')}\n\nelapsed ${results.elapsed_s} s, load average at end ${String(results.loadavg)}; raw results in bench/.out/${file}\n`);
   if (argv.write || (!only && !quick)) {
     writeSection(join(ROOT, 'bench/RESULTS.md'), section(results as Results, 'npm run bench:derp'));
     log('updated the ## DERP section of bench/RESULTS.md');
