@@ -13,7 +13,7 @@ import { Registry } from 'prom-client';
 import { createCoordinatorMetrics, type CoordinatorMetrics } from '../metrics/coordinator.js';
 import { systemClock, type Clock, type TimerHandle } from '../util/clock.js';
 import { DEFAULT_AGENT_CONNECTION_TIMING, type AgentConnectionTiming } from './agent-connection.js';
-import { CoordinatorCore } from './core.js';
+import { CoordinatorCore, type CoreObserver } from './core.js';
 import { renderDebugPage, type DebugConn } from './debug-page.js';
 import type { FrameWriterSettings } from './frame-writer.js';
 import type { Node } from './node.js';
@@ -33,6 +33,8 @@ export interface CoordinatorOptions {
   agentConnection?: AgentConnectionTiming;
   /** Debug page heading. */
   debugTitle?: string;
+  /** Change hooks for a replication layer (coordinator/shard). */
+  observer?: CoreObserver;
 }
 
 /** Something the keep-alive ticker visits every ping interval. */
@@ -64,7 +66,7 @@ export class Coordinator {
     this.logger = opts.logger;
     this.metrics = createCoordinatorMetrics(opts.registry ?? new Registry());
     const clock = this.clock;
-    this.core = new CoordinatorCore({ now: () => clock.now(), monotonic: () => clock.monotonic(), stats: this.metrics });
+    this.core = new CoordinatorCore({ now: () => clock.now(), monotonic: () => clock.monotonic(), stats: this.metrics, ...(opts.observer ? { observer: opts.observer } : {}) });
     this.metrics.bind(this.core);
     this.settings = {
       queueSize: opts.queueSize ?? 512,

@@ -38,11 +38,26 @@ export interface CoreStats {
 
 const noStats: CoreStats = { fanout() {}, overflow() {} };
 
+/**
+ * Change hooks for a replication layer (the shard bus): called synchronously
+ * after the core applied the change. Must not throw; may not re-enter the core
+ * synchronously (defer with queueMicrotask).
+ */
+export interface CoreObserver {
+  connected(peer: Peer): void;
+  nodeChanged(peer: Peer): void;
+  tunnelAdded(peer: Peer, dst: PeerId): void;
+  tunnelRemoved(peer: Peer, dst: PeerId): void;
+  /** The peer left: `kind` says how its partners were told (overwrite and close do not call this). */
+  removed(peer: Peer, kind: 'LOST' | 'DISCONNECTED'): void;
+}
+
 export interface CoreOptions {
   now?: () => number;
   monotonic?: () => number;
   stats?: CoreStats;
   nameCacheSize?: number;
+  observer?: CoreObserver;
 }
 
 /** A registered peer session. Handles of overwritten/removed sessions are inert. */
@@ -75,8 +90,10 @@ export class CoordinatorCore {
   private readonly stats: CoreStats;
   private readonly kindCounts = { agent: 0, client: 0 };
   private closed = false;
+  private readonly observer: CoreObserver | undefined;
 
   constructor(opts: CoreOptions = {}) {
+    this.observer = opts.observer;
     this.now = opts.now ?? Date.now;
     this.monotonic = opts.monotonic ?? (() => performance.now());
     this.stats = opts.stats ?? noStats;
@@ -122,6 +139,7 @@ export class CoordinatorCore {
       this.fail(peer);
       return null;
     }
+    this.observer?.connected(peer);
     return peer;
   }
 
@@ -151,6 +169,7 @@ export class CoordinatorCore {
       }
     }
     for (const f of failed) this.fail(f);
+    this.observer?.nodeChanged(peer);
     this.stats.fanout(peer.kind, delivered, duplicates, (this.monotonic() - t0) / 1000);
   }
 
@@ -158,6 +177,7 @@ export class CoordinatorCore {
   addTunnel(peer: Peer, dst: PeerId): void {
     if (!peer.alive || dst === peer.id) return;
     this.tunnels.add(peer.id, dst);
+    this.observer?.tunnelAdded(peer, dst);
     const other = this.peers.get(dst);
     if (other === undefined) return;
     if (other.node !== null) this.sendNode(peer, other.id, other.node, 'add tunnel');
@@ -167,6 +187,7 @@ export class CoordinatorCore {
   /** Deletes tunnel peer→dst; both ends hear DISCONNECTED about each other. */
   removeTunnel(peer: Peer, dst: PeerId): void {
     if (!peer.alive || !this.tunnels.remove(peer.id, dst)) return;
+    this.observer?.tunnelRemoved(peer, dst);
     if (this.tunnels.has(dst, peer.id)) return; // still partners through the reverse tunnel
     this.sendGone(peer, dst, 'DISCONNECTED', 'remove tunnel');
     const other = this.peers.get(dst);
@@ -301,6 +322,7 @@ export class CoordinatorCore {
       const other = this.peers.get(id);
       if (other !== undefined) this.sendGone(other, peer.id, kind, reason);
     }
+    this.observer?.removed(peer, kind);
   }
 
   /** A recipient whose queue overflowed: removed, partners told DISCONNECTED "failed update". */

@@ -1,6 +1,6 @@
 /** Public surface of the tailnet coordinator (see coordinator.ts for the layout). */
 export { Coordinator, createCoordinator, type CoordinatorOptions, type CoordinatorSettings } from './coordinator.js';
-export { CoordinatorCore, Peer, type CoreOptions, type CoreStats } from './core.js';
+export { CoordinatorCore, Peer, type CoreObserver, type CoreOptions, type CoreStats } from './core.js';
 export { serveAgentV1, serveClientV1, COORDINATE_WS_SERVER_OPTIONS, type ServeAgentOptions, type ServeClientOptions } from './v1/session.js';
 export {
   AgentConnectionMonitor,
