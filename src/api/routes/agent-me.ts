@@ -83,10 +83,11 @@ export function agentMeRoutes(deps: ApiDeps): HttpRoute[] {
       const txBytes = stats.tx_bytes ?? 0;
       // An empty report only asks for the interval: no side effects.
       if (rxBytes === 0 && txBytes === 0) return reply;
-      try {
-        await store.workspaces.bumpDeadline(workspace.id);
-      } catch (e) {
-        deps.logger.warn({ err: String(e), workspace_id: workspace.id }, 'activity bump failed');
+      // Activity bump runs inline but is best effort, as in coderd: logged, never failing the report.
+      if (workspace.ttl_ms) {
+        await store.workspaces.bumpDeadline(workspace.id).catch((e: unknown) => {
+          deps.logger.warn({ err: String(e), workspace_id: workspace.id }, 'activity bump failed');
+        });
       }
       await store.stats.insert({
         agentId: agent.id,
@@ -99,7 +100,6 @@ export function agentMeRoutes(deps: ApiDeps): HttpRoute[] {
         txPackets: stats.tx_packets ?? 0,
         txBytes,
       });
-      await store.workspaces.touchLastUsed(workspace.id);
       return reply;
     },
   };
