@@ -1,6 +1,12 @@
 /**
- * tailnetd's own tailnet peer, packet layer: IPv6 + a minimal TCP client over
- * the WireGuard device of src/wireguard, without I/O.
+ * tailnetd's own tailnet peer.
+ *
+ *   TailnetPeer (session.ts) ── one identity, AgentSession per agent node key
+ *     ├─ wireguard Device ── datagrams ── DerpLink (derp-link.ts) ── tailnetd DERP
+ *     └─ TcpStack (stack.ts) ── TcpConnection (tcp.ts) ── TailnetSocket (Duplex)
+ *   codecs: ipv6.ts, tcp-segment.ts, checksum.ts; announcement: node.ts
+ *
+ * Everything but DerpLink is pure: packets in, packets out, time from a Clock.
  */
 export { TailnetError, tailnetError, type TailnetErrorCode } from './errors.js';
 export { IPV6_HEADER_LEN, IPV6_MIN_MTU, NEXT_HEADER_TCP, NEXT_HEADER_UDP, type Ipv6Packet, decodeIpv6, encodeIpv6, equalAddr } from './ipv6.js';
