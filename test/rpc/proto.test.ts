@@ -107,13 +107,23 @@ describe('Coder message codecs', () => {
   });
 
   it('reports wrong wire types, invalid UTF-8, bad groups and truncation as ProtoDecodeError', () => {
-    expect(() => tailnet.Node.decode(hex('0a00'))).toThrow(expect.objectContaining({ code: 'wrong_wire_type' }));
+    expect(() => tailnet.Node.decode(hex('0a00'), { strict: true })).toThrow(expect.objectContaining({ code: 'wrong_wire_type' }));
     expect(() => tailnet.CoordinateResponse.decode(hex('1202c328'))).toThrow(expect.objectContaining({ code: 'invalid_utf8' }));
     expect(() => tailnet.Node.decode(hex('1a05aa'))).toThrow(expect.objectContaining({ code: 'truncated' }));
     expect(() => tailnet.Node.decode(hex('9c06'))).toThrow(expect.objectContaining({ code: 'bad_group' }));
-    expect(() => tailnet.Node.decode(hex('0f'))).toThrow(expect.objectContaining({ code: 'wrong_wire_type' }));
+    expect(() => tailnet.Node.decode(hex('0f'), { strict: true })).toThrow(expect.objectContaining({ code: 'wrong_wire_type' }));
+    expect(() => tailnet.Node.decode(hex('0f'))).toThrow(expect.objectContaining({ code: 'bad_wire_type' }));
     expect(() => tailnet.Node.decode(hex('7f'))).toThrow(expect.objectContaining({ code: 'bad_wire_type' }));
     expect(() => tailnet.Node.decode(hex('00'))).toThrow(expect.objectContaining({ code: 'bad_field_number' }));
+  });
+
+  it('skips a known field sent with another wire type, as protobuf-go does (unless strict)', () => {
+    // id (field 1, varint) sent length-delimited, then preferred_derp = 7.
+    const n = tailnet.Node.decode(hex('0a02aabb' + '2807'));
+    expect(n.id).toBe(0n);
+    expect(n.preferredDerp).toBe(7);
+    // A map entry whose value has the wrong wire type keeps the default value.
+    expect(agent.Manifest.decode(hex('1a05' + '0a0141' + '1001')).environmentVariables.get('A')).toBe('');
   });
 
   it('round-trips a full Manifest', () => {

@@ -16,10 +16,15 @@ export type ScalarType =
   | 'int64big' | 'uint64big' | 'fixed64' | 'sfixed64'
   | 'bool' | 'string' | 'bytes' | 'double' | 'float';
 
+export interface DecodeOptions {
+  /** Fail with `wrong_wire_type` instead of skipping a known field sent with another wire type (Go skips). */
+  strict?: boolean;
+}
+
 export interface MessageCodec<T> {
   readonly typeName: string;
   encode(v: T): Uint8Array;
-  decode(b: Uint8Array): T;
+  decode(b: Uint8Array, opts?: DecodeOptions): T;
   /** Writes the fields of `v` (no length prefix). */
   write(w: Writer, v: T): void;
   /** Reads fields until the reader's end. */
@@ -139,17 +144,22 @@ function writeScalar(w: Writer, t: ScalarType, v: unknown): void {
   }
 }
 
-function expect(wt: number, want: number, f: FieldDef): void {
-  if (wt !== want) throw protoError('wrong_wire_type', `field ${f.name} (${f.no}): wire type ${wt}, want ${want}`);
+/**
+ * Wire type check for a known field. protobuf-go treats a mismatch as an
+ * unknown field (skips it), and so do we unless the reader is strict.
+ */
+function expect(r: Reader, wt: number, want: number, f: FieldDef): boolean {
+  if (wt === want) return true;
+  if (r.strict) throw protoError('wrong_wire_type', `field ${f.name} (${f.no}): wire type ${wt}, want ${want}`);
+  r.skip(wt, f.no);
+  return false;
 }
 
 function readValue(r: Reader, v: ScalarType | Lazy, wt: number, f: FieldDef): unknown {
   if (typeof v === 'function') {
-    expect(wt, WireType.LengthDelimited, f);
-    return readNested(r, codecOf(v));
+    return expect(r, wt, WireType.LengthDelimited, f) ? readNested(r, codecOf(v)) : undefined;
   }
-  expect(wt, wireTypeOf(v), f);
-  return readScalar(r, v);
+  return expect(r, wt, wireTypeOf(v), f) ? readScalar(r, v) : undefined;
 }
 
 /** Reads a length-delimited nested message in place (no sub-reader allocation). */
@@ -214,8 +224,10 @@ class TableCodec<T> implements MessageCodec<T> {
     return encodeWith((w) => this.write(w, v));
   }
 
-  decode(b: Uint8Array): T {
-    return this.read(new Reader(b));
+  decode(b: Uint8Array, opts?: DecodeOptions): T {
+    const r = new Reader(b);
+    if (opts?.strict) r.strict = true;
+    return this.read(r);
   }
 
   write(w: Writer, v: T): void {
@@ -294,21 +306,19 @@ class TableCodec<T> implements MessageCodec<T> {
             const outer = r.limit();
             while (r.pos < r.end) arr.push(readScalar(r, f.type));
             r.restore(outer);
-          } else {
-            expect(wt, want, f);
+          } else if (expect(r, wt, want, f)) {
             arr.push(readScalar(r, f.type));
           }
-        } else {
-          expect(wt, want, f);
+        } else if (expect(r, wt, want, f)) {
           o[f.name] = readScalar(r, f.type);
         }
       } else if (f.kind === 'message') {
-        expect(wt, WireType.LengthDelimited, f);
+        if (!expect(r, wt, WireType.LengthDelimited, f)) continue;
         const value = readNested(r, codecOf(f.msg));
         if (f.rep === 'repeated') (o[f.name] as unknown[]).push(value);
         else o[f.name] = value;
       } else {
-        expect(wt, WireType.LengthDelimited, f);
+        if (!expect(r, wt, WireType.LengthDelimited, f)) continue;
         const outer = r.limit();
         let k: unknown;
         let v: unknown;

@@ -16,6 +16,8 @@ export class Reader {
   pos: number;
   /** Current limit; narrowed while a nested message is read (see limit()/restore()). */
   end: number;
+  /** Wire-type mismatches on known fields throw instead of being skipped. */
+  strict = false;
   private dv: DataView | null = null;
 
   constructor(
