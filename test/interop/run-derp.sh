@@ -25,6 +25,27 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# start_tailnetd <mesh key or ""> <name>: launches serve.ts, exports its TAILNETD_* lines.
+start_tailnetd() {
+  local mesh="$1" name="$2"
+  local args=(--map-out "$LOGS/derpmap-$name.json")
+  [[ -n "$mesh" ]] && args+=(--mesh-key "$mesh")
+  (cd "$ROOT" && exec node --import tsx test/interop/derp/serve.ts "${args[@]}") >"$LOGS/server-$name.env" 2>"$LOGS/server-$name.log" &
+  SERVER_PID=$!
+  for _ in $(seq 1 300); do
+    grep -q '^READY=1' "$LOGS/server-$name.env" 2>/dev/null && break
+    kill -0 "$SERVER_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  if ! grep -q '^READY=1' "$LOGS/server-$name.env"; then
+    cat "$LOGS/server-$name.log"; echo "derp-interop: tailnetd did not start; logs in $LOGS"; exit 1
+  fi
+  set -a
+  # shellcheck disable=SC1090
+  source <(grep '^TAILNETD_' "$LOGS/server-$name.env")
+  set +a
+}
+
 echo "derp-interop: building Go test binaries (logs in $LOGS)"
 (cd "$ROOT/test/interop/derp" && go test -c -tags ts_debug_websockets -o "$BIN/upstream.test" .) >"$LOGS/build-upstream.log" 2>&1 \
   || { cat "$LOGS/build-upstream.log"; echo "derp-interop: build failed; logs in $LOGS"; exit 1; }
@@ -49,20 +70,7 @@ if [[ "$MODE" == "derper" ]]; then
   export TAILNETD_DERP_URL="http://127.0.0.1:$PORT/derp" TAILNETD_MESH_KEY="$MESH" TAILNETD_DERP_MAP="$LOGS/derpmap.json"
   export TAILNETD_INTEROP_REFERENCE=derper
 else
-  (cd "$ROOT" && exec node --import tsx test/interop/derp/serve.ts --map-out "$LOGS/derpmap.json") >"$LOGS/server.env" 2>"$LOGS/server.log" &
-  SERVER_PID=$!
-  for _ in $(seq 1 300); do
-    grep -q '^READY=1' "$LOGS/server.env" 2>/dev/null && break
-    kill -0 "$SERVER_PID" 2>/dev/null || break
-    sleep 0.1
-  done
-  if ! grep -q '^READY=1' "$LOGS/server.env"; then
-    cat "$LOGS/server.log"; echo "derp-interop: tailnetd did not start; logs in $LOGS"; exit 1
-  fi
-  set -a
-  # shellcheck disable=SC1091
-  source <(grep '^TAILNETD_' "$LOGS/server.env")
-  set +a
+  start_tailnetd "" upstream
 fi
 echo "derp-interop: relay ($MODE) at $TAILNETD_DERP_URL"
 
@@ -78,6 +86,13 @@ run() {
   fi
 }
 run upstream "$BIN/upstream.test"
+if [[ "$MODE" == "tailnetd" ]]; then
+  # Coder replicas mesh with a 32-character random string, not 64 hex: a
+  # second relay with such a key for the fork's suite.
+  cleanup
+  start_tailnetd "$(head -c 64 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 32)" coder
+  echo "derp-interop: relay (tailnetd, 32-char mesh key) at $TAILNETD_DERP_URL"
+fi
 run coder-fork "$BIN/coder.test"
 
 cleanup
