@@ -148,6 +148,18 @@ describe('dRPC server over yamux', () => {
     expect(server.streamCount).toBe(0);
   });
 
+  it('client RST mid-stream cancels the handler and frees the stream', async () => {
+    const seen: { ctx?: RpcContext } = {};
+    const { rpc, server } = setup(seen);
+    const call = rpc.open();
+    await call.send([{ kind: Kind.Invoke, data: te.encode('/test.Echo/Stall') }]);
+    await tick();
+    call.stream.reset();
+    await tick();
+    expect(seen.ctx?.signal.aborted).toBe(true);
+    expect(server.streamCount).toBe(0);
+  });
+
   it('a Cancel packet (control bit) cancels the call without an error', async () => {
     const seen: { ctx?: RpcContext } = {};
     const { rpc } = setup(seen);
