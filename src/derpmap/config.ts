@@ -57,7 +57,8 @@ export const derpMapConfigSchema = z
     regionCode: z.string().min(1).default('coder'),
     regionName: z.string().min(1).default('Coder Embedded Relay'),
     /** `host:port` STUN servers advertised in the embedded region. */
-    stunAddresses: envList.default(['stun.l.google.com:19302']),
+    /** `disable` (alone) turns STUN off, as Coder's flag does. */
+    stunAddresses: envList.transform((l) => (l.length === 1 && l[0]?.toLowerCase() === 'disable' ? [] : l)).default(['stun.l.google.com:19302']),
     /** Extra regions from a URL (JSON tailcfg.DERPMap) … */
     configUrl: optionalString.pipe(z.url({ protocol: /^https?$/ }).optional()),
     /** … or from a file; not both. */

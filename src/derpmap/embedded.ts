@@ -55,14 +55,15 @@ export function parseStunAddress(addr: string): { host: string; port: number } {
 }
 
 /**
- * Prepends one STUN-only node per address, like Coder's NewDERPMap: the
- * final order is the STUN list reversed, then the original nodes.
+ * Adds one STUN-only node per address after the relay node(s). Coder's NewDERPMap puts them
+ * first, but 2023 clients dial the region's *first* node for DERP over WebSocket without skipping
+ * STUN-only nodes, so a relay listed first keeps their WebSocket fallback working.
  */
 export function withStunNodes(region: DERPRegion, stunAddresses: readonly string[]): DERPRegion {
   const nodes = [...region.Nodes];
   stunAddresses.forEach((addr, i) => {
     const { host, port } = parseStunAddress(addr);
-    nodes.unshift({
+    nodes.push({
       Name: `${region.RegionID}stun${i}`,
       RegionID: region.RegionID,
       HostName: host,

@@ -53,12 +53,12 @@ describe('buildDerpMap (NewDERPMap semantics)', () => {
     omitDefaultRegions: true,
   };
 
-  it('prepends STUN nodes in reverse order before the DERP node', () => {
+  it('lists the DERP node first, then the STUN nodes in order (2023 clients dial Nodes[0] over WebSocket)', () => {
     const m = buildDerpMap({ region: region('https://c.example'), stunAddresses: ['stun.a:3478', '[2001:db8::1]:19302'], disableStun: false });
     expect(m.Regions['999']?.Nodes).toEqual([
-      { Name: '999stun1', RegionID: 999, HostName: '2001:db8::1', STUNOnly: true, STUNPort: 19302 },
-      { Name: '999stun0', RegionID: 999, HostName: 'stun.a', STUNOnly: true, STUNPort: 3478 },
       { Name: '999b', RegionID: 999, HostName: 'c.example', STUNPort: -1, DERPPort: 443 },
+      { Name: '999stun0', RegionID: 999, HostName: 'stun.a', STUNOnly: true, STUNPort: 3478 },
+      { Name: '999stun1', RegionID: 999, HostName: '2001:db8::1', STUNOnly: true, STUNPort: 19302 },
     ]);
   });
 

@@ -30,6 +30,11 @@ describe('derpMapConfigSchema', () => {
     expect(c).toMatchObject({ regionId: 900, stunAddresses: ['a:1', 'b:2'], disableStun: true, forceWebsockets: true, refreshIntervalMs: 90_000, configUrl: 'https://example.com/derp.json' });
   });
 
+  it('takes "disable" as no STUN addresses, as Coder\'s flag does (found by the Coder interop harness)', () => {
+    expect(derpMapConfigSchema.parse({ stunAddresses: 'disable' }).stunAddresses).toEqual([]);
+    expect(derpMapConfigSchema.parse({ stunAddresses: 'DISABLE' }).stunAddresses).toEqual([]);
+  });
+
   it('rejects both sources, no source without the embedded relay, and bad values', () => {
     const both = derpMapConfigSchema.safeParse({ configUrl: 'https://a/b', configPath: '/x' });
     expect(both.success).toBe(false);

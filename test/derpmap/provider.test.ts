@@ -122,7 +122,7 @@ describe('DerpMapProvider', () => {
 
   it('applies disableStun and STUN addresses to the served map and exposes forceWebsockets', async () => {
     const p1 = await DerpMapProvider.create({ config: cfg({ stunAddresses: ['stun.example:3478'] }), accessUrl: 'https://c.example', clock: new ManualClock() });
-    expect(p1.current().Regions['999']?.Nodes.map((n) => n.Name)).toEqual(['999stun0', '999b']);
+    expect(p1.current().Regions['999']?.Nodes.map((n) => n.Name)).toEqual(['999b', '999stun0']);
     expect(p1.forceWebsockets).toBe(false);
     p1.close();
     const p2 = await DerpMapProvider.create({
