@@ -43,7 +43,7 @@ describe('Go yamux/dRPC client against the TS server', () => {
         await new Promise<void>((r) => ctx.signal.addEventListener('abort', () => r()));
       })
       .unary('/test.Echo/StallCancelled', Str, Str, () => ({ s: stallCtx?.signal.aborted ? 'yes' : 'no' }))
-      .unary('/test.Echo/OpenStreams', Str, Str, () => ({ s: String(conns[0]!.session.streamCount) }));
+      .unary('/test.Echo/OpenStreams', Str, Str, () => ({ s: String(conns.at(-1)!.session.streamCount) }));
     server = createServer();
     const wss = new WebSocketServer({ server, perMessageDeflate: false, maxPayload: 8 << 20 });
     wss.on('connection', (ws) => {
@@ -57,6 +57,20 @@ describe('Go yamux/dRPC client against the TS server', () => {
     for (const c of conns) c.close();
     await new Promise<void>((r) => server.close(() => r()));
   });
+
+  const expected = [
+    'OK unary',
+    'OK unimplemented-code-12',
+    'OK handler-error',
+    'OK server-stream',
+    'OK bidi-stream',
+    'OK large-messages',
+    'OK concurrent',
+    'OK ping',
+    'OK cancel',
+    'OK streams-closed',
+    'DONE',
+  ];
 
   it('passes unary, unimplemented, errors, streaming, flow control, concurrency, ping and cancel checks', async () => {
     const r = await runHarness(url);
@@ -80,5 +94,12 @@ describe('Go yamux/dRPC client against the TS server', () => {
     // The session ends when the Go client hangs up (Go's Session.Close drops the socket without GoAway).
     const end = await conns[0]!.closed;
     expect([null, 'transport_closed']).toContain(end?.code ?? null);
+  });
+
+  it('works with nhooyr.io/websocket v1.8.7 (32 KiB per-message read limit, Coder clients until mid-2024)', async () => {
+    const r = await runHarness(url, 'echo', 'nhooyr');
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim().split('\n')).toEqual(expected);
   });
 });

@@ -19,9 +19,13 @@ export async function buildHarness(): Promise<string> {
   return HARNESS_BIN;
 }
 
-export async function runHarness(url: string, mode: 'echo' | 'coder' = 'echo'): Promise<{ stdout: string; stderr: string; code: number }> {
+export async function runHarness(
+  url: string,
+  mode: 'echo' | 'coder' = 'echo',
+  ws: 'coder' | 'nhooyr' = 'coder',
+): Promise<{ stdout: string; stderr: string; code: number }> {
   try {
-    const r = await run(HARNESS_BIN, ['-url', url, '-mode', mode], { timeout: 60_000, maxBuffer: 16 << 20 });
+    const r = await run(HARNESS_BIN, ['-url', url, '-mode', mode, '-ws', ws], { timeout: 60_000, maxBuffer: 16 << 20 });
     return { stdout: r.stdout, stderr: r.stderr, code: 0 };
   } catch (e) {
     const err = e as { stdout?: string; stderr?: string; code?: number };

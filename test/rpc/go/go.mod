@@ -11,6 +11,8 @@ require (
 )
 
 require (
+	github.com/klauspost/compress v1.18.0 // indirect
 	github.com/zeebo/errs v1.4.0 // indirect
 	golang.org/x/xerrors v0.0.0-20240903120638-7835f813f4da // indirect
+	nhooyr.io/websocket v1.8.7
 )

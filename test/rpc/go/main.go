@@ -11,6 +11,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"strings"
 	"sync"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/hashicorp/yamux"
+	nhooyr "nhooyr.io/websocket"
 	"storj.io/drpc"
 	"storj.io/drpc/drpcconn"
 	"storj.io/drpc/drpcerr"
@@ -90,16 +92,30 @@ func unary(ctx context.Context, sess *yamux.Session, method string, in []byte) (
 func main() {
 	url := flag.String("url", "", "ws:// URL of the test server")
 	mode := flag.String("mode", "echo", "echo: generic dRPC checks; coder: Coder's generated clients and types")
+	wsLib := flag.String("ws", "coder", "coder: github.com/coder/websocket v1.8.14; nhooyr: nhooyr.io/websocket v1.8.7 (32 KiB read limit inside NetConn, as Coder clients until mid-2024)")
 	flag.Parse()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 
-	ws, _, err := websocket.Dial(ctx, *url, &websocket.DialOptions{CompressionMode: websocket.CompressionDisabled})
-	if err != nil {
-		fail("dial: %v", err)
+	var nc net.Conn
+	var closeWS func()
+	if *wsLib == "nhooyr" {
+		ws, _, err := nhooyr.Dial(ctx, *url, &nhooyr.DialOptions{CompressionMode: nhooyr.CompressionDisabled})
+		if err != nil {
+			fail("dial: %v", err)
+		}
+		// No SetReadLimit: v1.8.7's NetConn keeps the 32768-byte default per message.
+		nc = nhooyr.NetConn(context.Background(), ws, nhooyr.MessageBinary)
+		closeWS = func() { _ = ws.Close(nhooyr.StatusNormalClosure, "") }
+	} else {
+		ws, _, err := websocket.Dial(ctx, *url, &websocket.DialOptions{CompressionMode: websocket.CompressionDisabled})
+		if err != nil {
+			fail("dial: %v", err)
+		}
+		ws.SetReadLimit(4 << 20)
+		nc = websocket.NetConn(context.Background(), ws, websocket.MessageBinary)
+		closeWS = func() { _ = ws.Close(websocket.StatusNormalClosure, "") }
 	}
-	ws.SetReadLimit(4 << 20)
-	nc := websocket.NetConn(context.Background(), ws, websocket.MessageBinary)
 	cfg := yamux.DefaultConfig()
 	cfg.LogOutput = io.Discard
 	sess, err := yamux.Client(nc, cfg)
@@ -281,6 +297,6 @@ func main() {
 	// Give the server's keepalive a chance to ping us before hanging up.
 	time.Sleep(300 * time.Millisecond)
 	_ = sess.Close()
-	_ = ws.Close(websocket.StatusNormalClosure, "")
+	closeWS()
 	fmt.Println("DONE")
 }
