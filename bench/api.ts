@@ -6,6 +6,7 @@
  *   node --import tsx bench/api.ts [--duration=8] [--connections=16] [--backend=sqlite,postgres] [--prof] [--write]
  *
  * Runs SQLite then PostgreSQL by default (--backend=sqlite for one).
+ * --rows=get or --rows=stats runs one endpoint only (bare rows always run).
  * --prof runs the tailnetd child with --cpu-prof and prints the top self-time functions.
  * --write replaces the "## API" section of bench/RESULTS.md (under flock /tmp/tailnetd-git.lock).
  */
@@ -22,6 +23,8 @@ const args = new Map(process.argv.slice(2).map((a) => {
   return [k!, v ?? 'true'] as const;
 }));
 const DURATION = Number(args.get('duration') ?? 8);
+/** Which tailnetd rows to run (the bare rows always run): get, stats. Useful with --prof to profile one endpoint. */
+const ROWS = new Set((args.get('rows') ?? 'get,stats').split(','));
 const CONNECTIONS = Number(args.get('connections') ?? 16);
 const BACKENDS = (args.get('backend') ?? 'sqlite,postgres').split(',') as ('sqlite' | 'postgres')[];
 let BACKEND: 'sqlite' | 'postgres' = BACKENDS[0] ?? 'sqlite';
@@ -219,7 +222,7 @@ function summarizeProfile(dir: string, top = 15): string[] {
     const url = n.callFrame.url.replace(/^file:\/\//, '').replace(/.*\/node_modules\//, 'node_modules/').replace(/.*\/(src|bench)\//, '$1/');
     const key = `${n.callFrame.functionName || '(anonymous)'} ${url}:${n.callFrame.lineNumber + 1}`;
     byFn.set(key, (byFn.get(key) ?? 0) + t);
-    let area = url === '' ? n.callFrame.functionName : url.startsWith('node_modules/') ? url.split('/').slice(0, url.startsWith('node_modules/@') ? 3 : 2).join('/') : url.startsWith('node:') ? 'node:' + url.slice(5).split('/')[0] : url;
+    let area = url === '' ? n.callFrame.functionName : url.startsWith('node_modules/') ? url.split('/').slice(0, url.startsWith('node_modules/@') ? 3 : 2).join('/') : url.startsWith('node:') ? 'node:' + url.slice(5).split('/').slice(0, url.startsWith('node:internal/') ? 2 : 1).join('/') : url;
     if (n.callFrame.functionName === '(garbage collector)') area = '(gc)';
     byArea.set(area, (byArea.get(area) ?? 0) + t);
   }
@@ -252,22 +255,26 @@ async function runBackend(): Promise<{ lines: string[]; profLines: string[] }> {
   const results: Result[] = [];
   try {
     results.push(await load('bare node:http JSON', { url: bare.info.url }));
-    results.push(await load('GET /workspaceagents/{id}', { url: `${t.info.url}/api/v2/workspaceagents/${t.info.agentId}`, headers: { 'Coder-Session-Token': t.info.userKey } }));
-    const stats = JSON.stringify({ conns_by_proto: { TCP: 1 }, num_comms: 1, rx_packets: 10, rx_bytes: 1200, tx_packets: 12, tx_bytes: 3400 });
-    results.push(
-      await load('POST /me/report-stats', {
-        url: `${t.info.url}/api/v2/workspaceagents/me/report-stats`,
-        method: 'POST',
-        body: stats,
-        headers: { 'Coder-Session-Token': t.info.agentToken, 'Content-Type': 'application/json' },
-      }),
-    );
+    if (ROWS.has('get')) {
+      results.push(await load('GET /workspaceagents/{id}', { url: `${t.info.url}/api/v2/workspaceagents/${t.info.agentId}`, headers: { 'Coder-Session-Token': t.info.userKey } }));
+    }
+    if (ROWS.has('stats')) {
+      const stats = JSON.stringify({ conns_by_proto: { TCP: 1 }, num_comms: 1, rx_packets: 10, rx_bytes: 1200, tx_packets: 12, tx_bytes: 3400 });
+      results.push(
+        await load('POST /me/report-stats', {
+          url: `${t.info.url}/api/v2/workspaceagents/me/report-stats`,
+          method: 'POST',
+          body: stats,
+          headers: { 'Coder-Session-Token': t.info.agentToken, 'Content-Type': 'application/json' },
+        }),
+      );
+    }
     results.push(await load('bare node:http JSON (again)', { url: bare.info.url }));
   } finally {
     await stopChild(bare.child);
     await stopChild(t.child);
   }
-  const bareRps = (results[0]!.rps + results[3]!.rps) / 2;
+  const bareRps = (results[0]!.rps + results[results.length - 1]!.rps) / 2;
   const lines: string[] = [];
   lines.push(`${BACKEND}, ${CONNECTIONS} connections, ${DURATION} s per row (+1 s warm-up), ${cpus().length} vCPUs shared with the load generator and other work; response body ${t.info.bodyBytes} B.`);
   lines.push('');
@@ -275,8 +282,8 @@ async function runBackend(): Promise<{ lines: string[]; profLines: string[] }> {
   lines.push('|---|---|---|---|---|---|');
   for (const r of results) lines.push(`| ${r.name} | ${r.rps.toFixed(0)} | ${r.p50} | ${r.p99} | ${r.non2xx + r.errors} | ${(r.rps / bareRps).toFixed(2)} |`);
   lines.push('');
-  const get = results[1]!;
-  lines.push(`Target: GET agent ≥ 0.80× bare → ${(get.rps / bareRps).toFixed(2)}× (${get.rps / bareRps >= 0.8 ? 'met' : 'NOT met'}).`);
+  const get = results.find((r) => r.name.startsWith('GET'));
+  if (get) lines.push(`Target: GET agent ≥ 0.80× bare → ${(get.rps / bareRps).toFixed(2)}× (${get.rps / bareRps >= 0.8 ? 'met' : 'NOT met'}).`);
   console.log(lines.join('\n'));
   const bd = await breakdown();
   lines.push('', 'Where one GET costs (in-process, sequential, same engine):', '', ...bd);
@@ -284,7 +291,7 @@ async function runBackend(): Promise<{ lines: string[]; profLines: string[] }> {
   let profLines: string[] = [];
   if (prof) {
     profLines = summarizeProfile(profDir);
-    console.log('\nCPU profile of the tailnetd process (whole run: GET agent + report-stats):\n' + profLines.join('\n'));
+    console.log(`\nCPU profile of the tailnetd process (rows: ${[...ROWS].join(', ')}):\n` + profLines.join('\n'));
     rmSync(profDir, { recursive: true, force: true });
   }
   return { lines, profLines };
@@ -299,14 +306,15 @@ function writeResults(lines: string[], profLines: string[]): void {
     'autocannon runs in the parent process; tailnetd and the bare node:http handler run in separate child processes. Ratios are from the same run.',
     '',
     ...lines,
-    'Reading: a GET costs three store queries (API key + user, the agent/build/workspace/owner join, apps). Measured',
-    'separately on SQLite (one run, loaded machine, µs per GET): Kysely building + compiling the three queries ≈ 60 % of',
-    'the request (the wide aliased SELECTs: parseAliasedStringReference, freeze, visitNode), better-sqlite3 `prepare` on',
-    'every call (Kysely\'s SqliteDriver has no statement cache) ≈ 10-20 %, Kysely executor overhead on precompiled',
-    'queries ≈ 10 %, SQLite execution with cached statements ≈ 10 % (~130 µs for all three); SHA-256 and JSON encoding',
-    'are < 3 %. A statement cache alone saves ~20 %; precompiled queries + a statement cache would bring the DB part',
-    'near ~130 µs, still above the whole per-request budget of the bare handler (~50 µs): 0.8× needs the session and',
-    'agent context cached in memory (invalidated through pubsub). On PostgreSQL the three sequential round trips dominate.',
+    'Reading. Before the store hot-path commit (70982b3: SQLite statement cache + short-lived read cache for API keys,',
+    'agent tokens and agent views) GET ran at 0.04× bare: three Kysely queries per request, ~60 % of it Kysely building',
+    'and compiling the wide aliased SELECTs, 10-20 % better-sqlite3 `prepare` per call. With the cache, a warm GET does',
+    'no query; a GET-only profile (`--rows=get --prof`) shows the response `writev` (~29 %, same syscall as the bare',
+    'handler), module loading at start-up (~18 %, not per request), SHA-256 of the API key secret per request (~4 %),',
+    'Go JSON encoding (~4 %), GC (~5 %), then router/auth/serialize/metrics at 1-2 % each: no single hot spot left; the',
+    'gap to 0.8× is spread over per-request work (hash, encode, promise hops, metrics). report-stats stays ~0.04×:',
+    'each report writes a stats row and last_used_at (group-committed) — it is write-bound, not CPU-bound.',
+    'The per-step table measures the store methods directly (the read cache does not serve them).',
     '',
     ...(profLines.length ? ['CPU profile of the tailnetd process during the GET and report-stats rows (`--prof`):', '', '```', ...profLines, '```'] : []),
     '',
