@@ -5,7 +5,15 @@
  *        ─► DrpcServerConn (drpcwire packets) ─► RpcMux handler ─► proto message codecs
  *
  * The HTTP layer authenticates, runs negotiateVersion() and upgrades (no
- * compression, maxPayload ≥ 4 MiB) before calling serveRpcOverWebSocket().
+ * compression, maxPayload ≥ 4 MiB) before calling serveRpcOverWebSocket():
+ *
+ *   const v = negotiateVersion('agent-rpc', url.searchParams.get('version'));
+ *   if (!v.ok) return reply(v.status, v.body);            // before the upgrade
+ *   const mux = new RpcMux();
+ *   registerAgentService(mux, agentImpl);                  // /me/rpc only
+ *   registerTailnetService(mux, tailnetImpl);              // every v2 route
+ *   const conn = serveRpcOverWebSocket(ws, mux, { logger, onPingRtt });
+ *   conn.closed.then(...)                                  // session over
  */
 import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
