@@ -34,6 +34,9 @@ import { coordinateRoutes } from './api/routes/coordinate.js';
 import { identityRoutes } from './api/routes/identity.js';
 import { derpRoutes } from './api/routes/derp.js';
 import { debugRoutes } from './api/routes/debug.js';
+import { listeningPortsRoutes } from './api/routes/listening-ports.js';
+import { ptyRoutes } from './api/routes/pty.js';
+import { startServerTailnet } from './peer/index.js';
 import { buildOpenApi } from './api/openapi.js';
 import { DerpMapProvider } from './derpmap/index.js';
 import { createCoordinator, type Coordinator } from './coordinator/index.js';
@@ -91,6 +94,7 @@ export class App {
   private httpServer: Server | null = null;
   private metricsServer: Server | null = null;
   private stun: StunServer | null = null;
+  private serverTailnet: { close(): void } | null = null;
   private draining = false;
   private stopped = false;
   accessUrl!: URL;
@@ -161,7 +165,9 @@ export class App {
     const { host, port } = splitHostPort(config.httpAddress);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(port, host, () => {
+      // A deep accept backlog: the default 511 makes connect storms (agents reconnecting after a
+      // restart) fall into SYN retransmits.
+      server.listen({ port, host, backlog: 4096 }, () => {
         server.off('error', reject);
         resolve();
       });
@@ -244,6 +250,10 @@ export class App {
     for (const route of gitAuthWebRoutes(deps)) r.add(route);
     for (const route of debugRoutes(deps, () => this.coordinator.renderDebugPage())) r.add(route);
     if (this.derp) for (const route of derpRoutes(createDerpHttpHandlers(this.derp))) r.add(route);
+    const tailnet = startServerTailnet({ derp: this.derp, coordinator: this.coordinator, regionId: this.config.derpMap.regionId, logger: this.logger, clock: this.clock, registry: this.registry });
+    this.serverTailnet = tailnet;
+    for (const route of listeningPortsRoutes({ ...deps, tailnet: tailnet.dialer })) r.add(route);
+    for (const route of ptyRoutes({ ...deps, tailnet: tailnet.dialer, websockets })) r.add(route);
     r.add({
       kind: 'http',
       method: 'GET',
@@ -295,6 +305,7 @@ export class App {
     if (this.stopped) return;
     this.stopped = true;
     this.draining = true;
+    this.serverTailnet?.close();
     const closeHttp = new Promise<void>((resolve) => {
       if (!this.httpServer) return resolve();
       this.httpServer.close(() => resolve());
