@@ -1,0 +1,28 @@
+/** Shard bus metrics (coordinator/shard): envelopes by outcome, resyncs by trigger, fencing. */
+import { Counter, Gauge, type Registry } from 'prom-client';
+
+export interface ShardMetrics {
+  envelope(outcome: string): void;
+  resync(trigger: string): void;
+  publishFailed(): void;
+  fenced(): void;
+  setRemoteShards(n: number): void;
+  setGhostPeers(n: number): void;
+}
+
+export function createShardMetrics(registry: Registry): ShardMetrics {
+  const env = new Counter({ name: 'tailnetd_shard_envelopes_total', help: 'Shard bus envelopes received, by outcome.', labelNames: ['outcome'], registers: [registry] });
+  const resync = new Counter({ name: 'tailnetd_shard_resyncs_total', help: 'Resyncs from the Redis mirror, by trigger.', labelNames: ['trigger'], registers: [registry] });
+  const pubFail = new Counter({ name: 'tailnetd_shard_publish_failures_total', help: 'Bus publishes/mirror writes that failed (mirror rewritten on recovery).', registers: [registry] });
+  const fenced = new Counter({ name: 'tailnetd_shard_fenced_total', help: 'Times this shard fenced itself (Redis unreachable past the heartbeat window).', registers: [registry] });
+  const remotes = new Gauge({ name: 'tailnetd_shard_remote_shards', help: 'Other shards currently alive.', registers: [registry] });
+  const ghosts = new Gauge({ name: 'tailnetd_shard_remote_peers', help: 'Peers of other shards mirrored into the local core.', registers: [registry] });
+  return {
+    envelope: (o) => env.inc({ outcome: o }),
+    resync: (t) => resync.inc({ trigger: t }),
+    publishFailed: () => pubFail.inc(),
+    fenced: () => fenced.inc(),
+    setRemoteShards: (n) => remotes.set(n),
+    setGhostPeers: (n) => ghosts.set(n),
+  };
+}

@@ -1,0 +1,4 @@
+import { defineConformance } from './conformance/cases.js';
+import { redisBackend } from './conformance/redis-backend.js';
+
+defineConformance(redisBackend);
