@@ -9,7 +9,8 @@ import type { Duplex } from 'node:stream';
 import type { UpgradeRoute } from '../http/router.js';
 import type { RequestContext } from '../http/context.js';
 import type { ApiDeps } from '../deps.js';
-import { apiError } from '../http/errors.js';
+import { ApiError, apiError } from '../http/errors.js';
+import { API_VERSION_MISMATCH_MESSAGE, negotiateVersion } from '../../rpc/version.js';
 import { authenticateAgent, authenticateUser, loadAgentParam } from '../auth.js';
 import { errorSchema } from '../schemas.js';
 import { workspaceChannel } from './agent-me.js';
@@ -23,6 +24,8 @@ export interface CoordinateDeps extends ApiDeps {
   coordinatorImpl: Coordinator;
   replicaId: string;
   websockets: Gauge<'path'>;
+  /** Serves ?version=2.x on the client route (rpc.ts rpcEndpoints().clientCoordinateV2). */
+  coordinateV2?: (ctx: RequestContext, agentId: string, version: string) => Promise<(req: IncomingMessage, socket: Duplex, head: Buffer) => void>;
 }
 
 /** nhooyr/websocket refuses cross-origin browser requests with 403 before the handler runs. */
@@ -103,16 +106,27 @@ export function coordinateRoutes(deps: CoordinateDeps): UpgradeRoute[] {
       method: 'GET',
       path: clientPath,
       doc: {
-        summary: 'Coordinate a client with a workspace agent (WebSocket, v1 JSON nodes)',
+        summary: 'Coordinate a client with a workspace agent (WebSocket: v1 JSON nodes without version or 1.x; yamux + dRPC coder.tailnet.v2.Tailnet for 2.x)',
         tags: ['Agents'],
         auth: 'user',
-        responses: { 400: err('Invalid agent id.'), 401: err('Not signed in.'), 404: err('Unknown agent or no execute permission.') },
+        query: { version: { description: 'API version: absent or 1.x = v1 JSON, 2.x = dRPC' }, resume_token: { description: 'Resume token from RefreshResumeToken (2.x): keeps the peer ID' } },
+        responses: {
+          400: err('Invalid agent id or unsupported API version.'),
+          401: err('Not signed in, or invalid resume token.'),
+          404: err('Unknown agent or no execute permission.'),
+        },
       },
       async prepare(ctx) {
         checkOrigin(ctx);
         const session = await authenticateUser(ctx, deps.store, deps.clock);
         const context = await loadAgentParam(ctx, deps.store, session, 'execute');
         const agentId = context.agent.id;
+        const v = negotiateVersion('coordinate', ctx.query.get('version'));
+        if (!v.ok) throw new ApiError(400, v.body.message, undefined, v.body.validations);
+        if (v.version.major >= 2) {
+          if (!deps.coordinateV2) throw apiError(400, API_VERSION_MISMATCH_MESSAGE, undefined, [{ field: 'version', detail: `version ${v.raw} is not served` }]);
+          return deps.coordinateV2(ctx, agentId, v.raw);
+        }
         return upgradeTo(clientPath, (ws) => serveClientV1(deps.coordinatorImpl, ws, { clientId: randomUUID(), agentId }));
       },
     },
