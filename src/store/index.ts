@@ -11,6 +11,8 @@ import { AgentRepo, WorkspaceRepo } from './workspaces.js';
 import { GitAuthRepo } from './gitauth.js';
 import { StatsRepo } from './stats.js';
 import { ReadCache } from './read-cache.js';
+import { AgentLogRepo } from './agent-logs.js';
+import { AgentRuntimeRepo } from './agent-runtime.js';
 import { systemClock, type Clock } from '../util/clock.js';
 
 export class Store {
@@ -19,6 +21,8 @@ export class Store {
   readonly agents: AgentRepo;
   readonly gitauth: GitAuthRepo;
   readonly stats: StatsRepo;
+  readonly agentLogs: AgentLogRepo;
+  readonly agentRuntime: AgentRuntimeRepo;
 
   readonly cache: ReadCache;
 
@@ -29,6 +33,8 @@ export class Store {
     this.agents = new AgentRepo(db, clock, this.cache);
     this.gitauth = new GitAuthRepo(db, clock);
     this.stats = new StatsRepo(db, clock);
+    this.agentLogs = new AgentLogRepo(db as Kysely<unknown>, kind, clock);
+    this.agentRuntime = new AgentRuntimeRepo(db as Kysely<unknown>, clock);
   }
 
   ping(): Promise<void> {
@@ -49,4 +55,6 @@ export async function openStore(target: StoreTarget, clock: Clock = systemClock,
 export type { StoreTarget } from './connect.js';
 export type { User, ApiKey } from './users.js';
 export type { Agent, App, Workspace, WorkspaceBuild, AgentContext, ProvisionedBuild, ProvisionedAgent } from './workspaces.js';
+export type { AgentLog, AgentLogSource, InsertLogsResult } from './agent-logs.js';
+export type { AgentRuntime, AgentMetadataValue } from './agent-runtime.js';
 export type { GitAuthProvider, GitAuthLink, GitSshKey } from './gitauth.js';

@@ -185,8 +185,81 @@ const init: Migration = {
   },
 };
 
+/** Agent API v2 state: logs and log sources, metadata, runtime timestamps, script timings, connection logs. */
+const agentV2: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema
+      .createTable('workspace_agent_log_sources')
+      .addColumn('agent_id', 'text', (c) => c.notNull())
+      .addColumn('id', 'text', (c) => c.notNull())
+      .addColumn('display_name', 'text', (c) => c.notNull())
+      .addColumn('icon', 'text', (c) => c.notNull())
+      .addColumn('created_at', ts, (c) => c.notNull())
+      .addPrimaryKeyConstraint('workspace_agent_log_sources_pk', ['agent_id', 'id'])
+      .execute();
+    await db.schema
+      .createTable('workspace_agent_logs')
+      .addColumn('agent_id', 'text', (c) => c.notNull())
+      .addColumn('id', 'bigint', (c) => c.notNull())
+      .addColumn('created_at', ts, (c) => c.notNull())
+      .addColumn('output', 'text', (c) => c.notNull())
+      .addColumn('level', 'text', (c) => c.notNull())
+      .addColumn('log_source_id', 'text', (c) => c.notNull())
+      .addPrimaryKeyConstraint('workspace_agent_logs_pk', ['agent_id', 'id'])
+      .execute();
+    await db.schema
+      .createTable('workspace_agent_log_state')
+      .addColumn('agent_id', 'text', (c) => c.primaryKey())
+      .addColumn('next_id', 'bigint', (c) => c.notNull())
+      .addColumn('logs_length', 'bigint', (c) => c.notNull())
+      .addColumn('logs_overflowed', 'integer', (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createTable('workspace_agent_metadata')
+      .addColumn('agent_id', 'text', (c) => c.notNull())
+      .addColumn('key', 'text', (c) => c.notNull())
+      .addColumn('value', 'text', (c) => c.notNull())
+      .addColumn('error', 'text', (c) => c.notNull())
+      .addColumn('collected_at', ts, (c) => c.notNull())
+      .addPrimaryKeyConstraint('workspace_agent_metadata_pk', ['agent_id', 'key'])
+      .execute();
+    await db.schema
+      .createTable('workspace_agent_runtime')
+      .addColumn('agent_id', 'text', (c) => c.primaryKey())
+      .addColumn('started_at', ts)
+      .addColumn('ready_at', ts)
+      .addColumn('subsystems', 'text', (c) => c.notNull())
+      .addColumn('api_version', 'text', (c) => c.notNull())
+      .addColumn('updated_at', ts, (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createTable('workspace_agent_script_timings')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('agent_id', 'text', (c) => c.notNull())
+      .addColumn('script_id', 'text', (c) => c.notNull())
+      .addColumn('stage', 'text', (c) => c.notNull())
+      .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('exit_code', 'integer', (c) => c.notNull())
+      .addColumn('started_at', ts, (c) => c.notNull())
+      .addColumn('ended_at', ts, (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createTable('workspace_agent_connection_logs')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('agent_id', 'text', (c) => c.notNull())
+      .addColumn('action', 'text', (c) => c.notNull())
+      .addColumn('type', 'text', (c) => c.notNull())
+      .addColumn('ip', 'text', (c) => c.notNull())
+      .addColumn('status_code', 'integer', (c) => c.notNull())
+      .addColumn('reason', 'text')
+      .addColumn('at', ts, (c) => c.notNull())
+      .execute();
+  },
+};
+
 export const migrations: Record<string, Migration> = {
   '0001_init': init,
+  '0002_agent_v2': agentV2,
 };
 
 export const migrationProvider: MigrationProvider = {
