@@ -40,9 +40,15 @@ export async function authenticateUser(ctx: RequestContext, store: Store, clock:
   const token = sessionToken(ctx.req, ctx.url);
   if (!token) throw apiError(401, Msg.signedOut, 'Cookie "coder_session_token" or query parameter must be provided.');
   const parts = token.split('-');
-  if (parts.length !== 2 || parts[0]!.length !== 10 || parts[1]!.length !== 22) {
-    throw apiError(401, Msg.signedOut, `Invalid API key format: ${token.length === 0 ? 'empty' : 'expected <10-char id>-<22-char secret>'}.`);
-  }
+  const formatProblem =
+    parts.length !== 2
+      ? `incorrect amount of API key parts, expected 2 got ${parts.length}`
+      : parts[0]!.length !== 10
+        ? `invalid API key ID length, expected 10 got ${parts[0]!.length}`
+        : parts[1]!.length !== 22
+          ? `invalid API key secret length, expected 22 got ${parts[1]!.length}`
+          : null;
+  if (formatProblem) throw apiError(401, Msg.signedOut, `Invalid API key format: ${formatProblem}`);
   const [id, secret] = parts as [string, string];
   let found: Session | undefined;
   try {
@@ -55,7 +61,7 @@ export async function authenticateUser(ctx: RequestContext, store: Store, clock:
   if (!equalHex(sha256Hex(secret), found.key.hashed_secret)) throw apiError(401, Msg.signedOut, 'API key secret is invalid.');
   const now = clock.now();
   const expiresAt = Date.parse(found.key.expires_at);
-  if (expiresAt <= now) throw apiError(401, Msg.signedOut, `API key expired at "${found.key.expires_at}".`);
+  if (expiresAt < now) throw apiError(401, Msg.signedOut, `API key expired at "${goTimeString(expiresAt)}".`);
   if (found.user.status !== 'active') {
     throw apiError(401, `User is not active (status = "${found.user.status}"). Contact an admin to reactivate your account.`);
   }
@@ -66,7 +72,7 @@ export async function authenticateUser(ctx: RequestContext, store: Store, clock:
     changes.ip_address = ctx.remoteAddress;
   }
   const lifetimeMs = Number(found.key.lifetime_seconds) * 1000;
-  if (expiresAt - now < lifetimeMs - HOUR_MS) changes.expires_at = nowIso(now + lifetimeMs);
+  if (expiresAt - now <= lifetimeMs - HOUR_MS) changes.expires_at = nowIso(now + lifetimeMs);
   if (Object.keys(changes).length > 0) await store.users.touchApiKey(id, changes);
   return found;
 }
@@ -75,6 +81,13 @@ export async function requireAdmin(ctx: RequestContext, store: Store, clock: Clo
   const session = await authenticateUser(ctx, store, clock);
   if (!session.user.is_admin) throw notFound();
   return session;
+}
+
+/** time.Time's String() form for a UTC instant, as coderd prints it: "2006-01-02 15:04:05.999999999 +0000 UTC". */
+export function goTimeString(ms: number): string {
+  const iso = new Date(ms).toISOString(); // 2023-03-31T12:00:00.123Z
+  const frac = iso.slice(20, 23).replace(/0+$/, '');
+  return `${iso.slice(0, 10)} ${iso.slice(11, 19)}${frac ? '.' + frac : ''} +0000 UTC`;
 }
 
 export type Permission = 'read' | 'execute';

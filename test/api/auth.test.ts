@@ -97,9 +97,10 @@ describe.each(BACKENDS)('auth (%s)', (backend) => {
       await expectError(await s.request(path()), 401, SIGNED_OUT, 'Cookie "coder_session_token" or query parameter must be provided.');
     });
     it('bad format', async () => {
-      await expectError(await s.request(path(), { token: 'nodash' }), 401, SIGNED_OUT, /^Invalid API key format: /);
-      await expectError(await s.request(path(), { token: 'short-secret' }), 401, SIGNED_OUT, /^Invalid API key format: /);
-      await expectError(await s.request(path(), { token: `${owner.key}-x` }), 401, SIGNED_OUT, /^Invalid API key format: /);
+      await expectError(await s.request(path(), { token: 'nodash' }), 401, SIGNED_OUT, 'Invalid API key format: incorrect amount of API key parts, expected 2 got 1');
+      await expectError(await s.request(path(), { token: 'short-secret' }), 401, SIGNED_OUT, 'Invalid API key format: invalid API key ID length, expected 10 got 5');
+      await expectError(await s.request(path(), { token: `abcdefghij-${'s'.repeat(21)}` }), 401, SIGNED_OUT, 'Invalid API key format: invalid API key secret length, expected 22 got 21');
+      await expectError(await s.request(path(), { token: `${owner.key}-x` }), 401, SIGNED_OUT, 'Invalid API key format: incorrect amount of API key parts, expected 2 got 3');
     });
     it('unknown key id', async () => {
       await expectError(await s.request(path(), { token: `zzzzzzzzzz-${'a'.repeat(22)}` }), 401, SIGNED_OUT, 'API key is invalid.');
@@ -111,9 +112,10 @@ describe.each(BACKENDS)('auth (%s)', (backend) => {
     it('expired key', async () => {
       const u = await s.user();
       const id = u.key.split('-')[0]!;
-      const expiresAt = new Date(Date.now() - 60_000).toISOString();
-      await s.app.store.users.touchApiKey(id, { expires_at: expiresAt });
-      await expectError(await s.request(path(), { token: u.key }), 401, SIGNED_OUT, `API key expired at "${expiresAt}".`);
+      const expiresAt = new Date(Date.UTC(2023, 2, 31, 12, 0, 0, 250));
+      await s.app.store.users.touchApiKey(id, { expires_at: expiresAt.toISOString() });
+      // Go prints time.Time with String(): "2006-01-02 15:04:05.999999999 -0700 MST".
+      await expectError(await s.request(path(), { token: u.key }), 401, SIGNED_OUT, 'API key expired at "2023-03-31 12:00:00.25 +0000 UTC".');
     });
     it('suspended user', async () => {
       const u = await s.user();

@@ -1,5 +1,5 @@
 /**
- * The tailnetd CLI as a real process (tsx on the sources): provisioning commands on both
+ * The tailnetd CLI as a real process (the built dist/, compiled by test/global-build.ts): provisioning commands on both
  * engines, config check, derpmap validate, and `server` start / SIGTERM.
  */
 import { execFile, spawn } from 'node:child_process';
@@ -10,8 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BACKENDS, createBackend, type BackendHandle } from '../helpers/backends.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
-const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
-const CLI = join(ROOT, 'src', 'cli', 'index.ts');
+const CLI = join(ROOT, 'dist', 'cli', 'index.js');
 
 interface Run {
   code: number;
@@ -21,7 +20,7 @@ interface Run {
 
 function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(TSX, [CLI, ...args], { cwd: ROOT, env: { ...process.env, TAILNETD_LOG_LEVEL: 'silent', ...env }, timeout: 60_000 }, (err, stdout, stderr) => {
+    execFile(process.execPath, [CLI, ...args], { cwd: ROOT, env: { ...process.env, TAILNETD_LOG_LEVEL: 'silent', ...env }, timeout: 60_000 }, (err, stdout, stderr) => {
       const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
       resolve({ code, stdout, stderr });
     });
@@ -99,7 +98,7 @@ interface ServerProcess {
 
 /** Runs `tailnetd server` on port 0 and reads its URL from the "listening" log line. */
 function startServerProcess(env: Record<string, string>): Promise<ServerProcess> {
-  const child = spawn(TSX, [CLI, 'server'], {
+  const child = spawn(process.execPath, [CLI, 'server'], {
     cwd: ROOT,
     env: {
       ...process.env,

@@ -245,7 +245,7 @@ function vscodePortProxyUri(deps: ApiDeps, agentName: string, workspaceName: str
   let uri = '';
   if (deps.wildcardAccessUrl) {
     const scheme = access.protocol.replace(':', '');
-    uri = deps.wildcardAccessUrl.replace('*', `${scheme}://{{port}}--${agentName}--${workspaceName}--${owner}`);
+    uri = deps.wildcardAccessUrl.replaceAll('*', `${scheme}://{{port}}--${agentName}--${workspaceName}--${owner}`);
   }
   if (access.port) uri += `:${access.port}`;
   return uri;
