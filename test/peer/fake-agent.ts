@@ -1,0 +1,85 @@
+/**
+ * A TS stand-in for a Coder agent, for tests only: it coordinates through
+ * tailnetd's real /me/coordinate WebSocket (so the agent counts as connected),
+ * logs into tailnetd's DERP relay over the network, adds every client node it
+ * hears about as a WireGuard peer and runs a TCP echo responder on every port.
+ * Proves the server tailnet's wiring, not the agent protocols (the Go interop
+ * scenario does that with the real agent).
+ */
+import { decodeNode } from '../../src/coordinator/index.js';
+import { AGENT_IP, DerpLink, deviceOverDerp, ownNodeJson, randomNodeId } from '../../src/tailnet/index.js';
+import { type Device, type WgPeer, generateKeyPair, parseIpv6, parsePrefix6 } from '../../src/wireguard/index.js';
+import { V1Peer } from '../coordinator/helpers.js';
+import { EchoResponder } from '../tailnet/responder.js';
+
+export interface FakeAgent {
+  coord: V1Peer;
+  link: DerpLink;
+  device: Device;
+  nodeKey: Uint8Array;
+  peers(): number;
+  close(): void;
+}
+
+export async function startFakeAgent(serverUrl: string, token: string, regionId = 999): Promise<FakeAgent> {
+  const kp = generateKeyPair();
+  const link = await DerpLink.connect(`${serverUrl}/derp`, kp.privateKey);
+  const responders = new Map<WgPeer, EchoResponder>();
+  const device = deviceOverDerp(link, { privateKey: kp.privateKey, deliver: (peer, pkt) => responders.get(peer)?.input(pkt) });
+  const coord = await V1Peer.connect(`${serverUrl.replace('http', 'ws')}/api/v2/workspaceagents/me/coordinate?coder_session_token=${encodeURIComponent(token)}`);
+  const known = new Set<string>();
+  coord.ws.on('message', (data: Buffer) => {
+    let list: unknown;
+    try {
+      list = JSON.parse(data.toString('utf8'));
+    } catch {
+      return;
+    }
+    if (!Array.isArray(list)) return;
+    // Re-decode each node through the coordinator's codec (63-bit ids stay exact).
+    for (const text of splitTop(data.toString('utf8'))) {
+      const n = decodeNode(text).node;
+      if (known.has(n.key) || !n.addresses?.[0]) continue;
+      known.add(n.key);
+      const addr = parsePrefix6(n.addresses[0]).addr;
+      const peer = device.addPeer({ publicKey: Buffer.from(n.key.slice('nodekey:'.length), 'hex'), allowedIps: [parsePrefix6(n.addresses[0])] });
+      responders.set(peer, new EchoResponder(parseIpv6(AGENT_IP), addr, (p) => peer.send(p)));
+    }
+  });
+  coord.send(ownNodeJson({ id: randomNodeId(), nodeKey: kp.publicKey, discoKey: generateKeyPair().publicKey, preferredDerp: regionId, address: AGENT_IP, asOf: new Date() }));
+  return {
+    coord,
+    link,
+    device,
+    nodeKey: kp.publicKey,
+    peers: () => known.size,
+    close() {
+      coord.ws.close();
+      device.close();
+      link.close();
+    },
+  };
+}
+
+/** Splits a top-level JSON array of objects into the objects' texts. */
+function splitTop(text: string): string[] {
+  const out: string[] = [];
+  let depth = 0;
+  let start = -1;
+  let inStr = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (inStr) {
+      if (c === '\\') i++;
+      else if (c === '"') inStr = false;
+      continue;
+    }
+    if (c === '"') inStr = true;
+    else if (c === '{') {
+      if (depth++ === 0) start = i;
+    } else if (c === '}') {
+      if (--depth === 0) out.push(text.slice(start, i + 1));
+    }
+  }
+  return out;
+}
