@@ -234,6 +234,7 @@ export class App {
         regionName: (id) => derpMap.current().Regions[String(id)]?.RegionName,
       },
       coordinator: {
+        agentNodeJson: (agentId) => this.coordinator.nodeJson(agentId),
         agentNode: (agentId) => {
           const node = this.coordinator.node(agentId);
           return node ? { derp_latency: node.derpLatency ?? null, preferred_derp: node.preferredDerp } : undefined;
