@@ -11,7 +11,7 @@
 # A module dir may hold a one-line `go.toolchain` file (e.g. go1.20.14): its tests are built
 # with GOTOOLCHAIN set to that (old gVisor in 2023-era Coder refuses to build with Go >= 1.21).
 # Environment knobs:
-#   INTEROP_MODULES       space-separated subset of: coder derp (default: both, when present)
+#   INTEROP_MODULES       space-separated subset of: coder coder-v2 derp (default: all, when present)
 #   INTEROP_RUN           -test.run regexp passed to every module
 #   INTEROP_BUILD_TIMEOUT seconds per module build (default 600)
 #   INTEROP_TEST_TIMEOUT  seconds per module run (default 420)
@@ -54,7 +54,7 @@ start_all=$(date +%s)
 # The DERP suites need a relay started for them; run-derp.sh (owned with those modules) does it.
 run_derp=0
 modules=()
-for m in ${INTEROP_MODULES:-coder derp}; do
+for m in ${INTEROP_MODULES:-coder coder-v2 derp}; do
   if [[ "$m" == derp || "$m" == derp-coder ]] && [[ -f "$here/run-derp.sh" ]]; then
     [[ -f "$here/derp/go.mod" || -f "$here/derp-coder/go.mod" ]] && run_derp=1
   elif [[ -f "$here/$m/go.mod" ]]; then
