@@ -13,7 +13,8 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import type { UpgradeRoute } from '../http/router.js';
+import type { Route, UpgradeRoute } from '../http/router.js';
+import { agentLogRoutes } from './agent-logs.js';
 import type { RequestContext } from '../http/context.js';
 import { ApiError, apiError } from '../http/errors.js';
 import { authenticateAgent } from '../auth.js';
@@ -79,7 +80,8 @@ function versionError(body: { message: string; validations: { field: string; det
 export type ClientCoordinateV2 = (ctx: RequestContext, agentId: string, version: string) => Promise<(req: IncomingMessage, socket: Duplex, head: Buffer) => void>;
 
 export interface RpcEndpoints {
-  routes: UpgradeRoute[];
+  /** /me/rpc, plus the read routes for what agents report (logs, log sources, metadata). */
+  routes: Route[];
   /** For coordinate.ts: serve a client's ?version=2.x on /{agent}/coordinate. */
   clientCoordinateV2: ClientCoordinateV2;
   connections: RpcConnections;
@@ -223,5 +225,5 @@ export function rpcEndpoints(deps: RpcDeps, connections = new RpcConnections()):
     });
   };
 
-  return { routes: [agentRoute], clientCoordinateV2, connections };
+  return { routes: [agentRoute, ...agentLogRoutes(deps)], clientCoordinateV2, connections };
 }
