@@ -132,9 +132,25 @@ func TestCurrentAgent(t *testing.T) {
 		})
 	}
 
+	metaPath := fmt.Sprintf("/api/v2/workspaceagents/%s/metadata", agentID)
+	status, body, err = s.httpGet(ctx, metaPath, user.APIKey, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("GET %s → %d %.300s", metaPath, status, body)
 	if withMeta {
 		eventually(t, 30*time.Second, time.Second, "metadata result stored", func() error {
-			return s.findInTables("%metadata%", metaMarker)
+			if status == http.StatusNotFound {
+				return s.findInTables("%metadata%", metaMarker)
+			}
+			st, b, err := s.httpGet(ctx, metaPath, user.APIKey, nil)
+			if err != nil {
+				return err
+			}
+			if st != http.StatusOK || !strings.Contains(string(b), metaMarker) {
+				return fmt.Errorf("%d %.300s", st, b)
+			}
+			return nil
 		})
 	}
 
