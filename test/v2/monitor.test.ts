@@ -71,3 +71,29 @@ describe('tailnet v2 liveness', () => {
     rpc.close();
   }, 60_000);
 });
+
+describe('tailnet v2 coordinator shutdown', () => {
+  it('peers hear LOST "coordinator close" and "coordinator closed", then the connection closes with 1001', async () => {
+    const s = await startV2TestServer();
+    try {
+      const owner = await s.user();
+      const b = await s.workspace(owner.username, [{ name: 'main' }]);
+      const agent = b.agents[0]!;
+      const rpc = await RpcClient.dial(s.url, '/api/v2/workspaceagents/me/rpc', { token: agent.token!, query: { version: '2.4' } });
+      const ac = await rpc.coordinate();
+      await ac.send({ updateSelf: { node: protoNode({ address: agentPrefix(agent.id) }) } });
+      const cl = await RpcClient.dial(s.url, `/api/v2/workspaceagents/${agent.id}/coordinate`, { token: owner.key, query: { version: '2.0' } });
+      const cc = await cl.coordinate();
+      await cc.send({ addTunnel: { id: idBytes(agent.id) }, updateSelf: { node: protoNode() } });
+      await cc.until((u) => u.kind === K.NODE);
+      await s.app.coordinator.close();
+      const r = await cc.recv();
+      expect(r?.peerUpdates.map((u) => [idText(u.id), u.kind, u.reason])).toEqual([[agent.id, K.LOST, 'coordinator close']]);
+      expect(r?.error).toBe('coordinator closed');
+      expect((await cl.closed).code).toBe(1001);
+      expect((await rpc.closed).code).toBe(1001);
+    } finally {
+      await s.stop();
+    }
+  });
+});

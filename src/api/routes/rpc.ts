@@ -123,9 +123,20 @@ export function rpcEndpoints(deps: RpcDeps, connections = new RpcConnections()):
         { agentId: a.agentId, workspaceId: a.workspaceId, apiVersion: a.apiVersion },
       ),
     );
-    registerTailnetService(mux, createTailnetService({ coordinator: coord, derpMap: deps.derpMapFeed, peerId: a.agentId, name: a.name, auth: { kind: 'agent', agentId: a.agentId } }));
+    let conn: RpcConnection | null = null;
+    registerTailnetService(
+      mux,
+      createTailnetService({
+        coordinator: coord,
+        derpMap: deps.derpMapFeed,
+        peerId: a.agentId,
+        name: a.name,
+        auth: { kind: 'agent', agentId: a.agentId },
+        onCoordinatorClosed: () => conn?.close(1001, 'coordinator closed'),
+      }),
+    );
     const timing = coord.settings.agentConnection;
-    const conn = serveRpcOverWebSocket(ws, mux, { logger, clock: deps.clock, keepaliveIntervalMs: null });
+    conn = serveRpcOverWebSocket(ws, mux, { logger, clock: deps.clock, keepaliveIntervalMs: null });
     connections.add(conn);
     let closing = false;
     const closeWith = (code: number, reason: string): void => {
@@ -208,6 +219,7 @@ export function rpcEndpoints(deps: RpcDeps, connections = new RpcConnections()):
     }
     return upgradeTo(clientPath, async (ws) => {
       const mux = new RpcMux();
+      let conn: RpcConnection | null = null;
       registerTailnetService(
         mux,
         createTailnetService({
@@ -217,9 +229,10 @@ export function rpcEndpoints(deps: RpcDeps, connections = new RpcConnections()):
           name: 'client',
           auth: { kind: 'client', agentId },
           resumeTokens: deps.resumeTokens,
+          onCoordinatorClosed: () => conn?.close(1001, 'coordinator closed'),
         }),
       );
-      const conn = serveRpcOverWebSocket(ws, mux, { logger, clock: deps.clock, wsHeartbeatMs: CLIENT_HEARTBEAT_MS });
+      conn = serveRpcOverWebSocket(ws, mux, { logger, clock: deps.clock, wsHeartbeatMs: CLIENT_HEARTBEAT_MS });
       connections.add(conn);
       await conn.closed;
     });

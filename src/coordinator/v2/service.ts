@@ -28,6 +28,8 @@ export interface TailnetServiceOptions {
   resumeTokens?: ResumeTokenProvider;
   /** Counts accepted telemetry events (PostTelemetry); events are otherwise discarded. */
   onTelemetry?: (events: number) => void;
+  /** A Coordinate call ended because the coordinator shut down (close the whole connection). */
+  onCoordinatorClosed?: () => void;
 }
 
 export function createTailnetService(opts: TailnetServiceOptions): TailnetServiceImpl {
@@ -62,6 +64,7 @@ export function createTailnetService(opts: TailnetServiceOptions): TailnetServic
     },
     async coordinate(stream, ctx) {
       await serveCoordinateV2(opts.coordinator, stream, ctx, { peerId: opts.peerId, name: opts.name, auth: opts.auth });
+      if (opts.coordinator.core.isClosed) opts.onCoordinatorClosed?.();
     },
   };
   const tokens = opts.resumeTokens;
