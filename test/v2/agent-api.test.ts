@@ -7,6 +7,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import * as ap from '../../src/rpc/proto/agent.js';
 import { BACKENDS } from '../helpers/backends.js';
 import { eventually } from '../coordinator/helpers.js';
@@ -180,6 +181,23 @@ describe.each(BACKENDS)('agent service over /me/rpc (%s)', (backend) => {
     expect(src).toContainEqual(expect.objectContaining({ display_name: 'External', icon: '/emojis/1f310.png' }));
     const other = await s.user();
     expect((await s.request(`/api/v2/workspaceagents/${agent.id}/logs`, { token: other.key })).status).toBe(404);
+    rpc.close();
+  });
+
+  it('GET /logs?follow streams new lines over a WebSocket as the agent sends them', async () => {
+    const { agent, rpc } = await setup();
+    const send = (output: string) =>
+      rpc.unary(M.BatchCreateLogs, ap.BatchCreateLogsRequest, ap.BatchCreateLogsResponse, { logSourceId: new Uint8Array(0), logs: [{ output, level: ap.LogLevel.WARN }] });
+    await send('one');
+    const ws = new WebSocket(`${s.url.replace('http', 'ws')}/api/v2/workspaceagents/${agent.id}/logs?follow&after=0`, { headers: { 'Coder-Session-Token': owner.key } });
+    const got: { id: number; output: string; level: string }[] = [];
+    ws.on('message', (d: Buffer) => got.push(...(JSON.parse(d.toString()) as typeof got)));
+    await new Promise((r) => ws.once('open', r));
+    await eventually(() => got.length === 1, 'backlog line');
+    await send('two');
+    await eventually(() => got.length === 2, 'live line');
+    expect(got.map((l) => [l.id, l.output, l.level])).toEqual([[1, 'one', 'warn'], [2, 'two', 'warn']]);
+    ws.close();
     rpc.close();
   });
 

@@ -1,10 +1,17 @@
 /**
  * Read side of what agents send over the v2 Agent API, for users with read access:
- * GET /api/v2/workspaceagents/{workspaceagent}/logs (Coder's WorkspaceAgentLog list),
+ * GET /api/v2/workspaceagents/{workspaceagent}/logs (Coder's WorkspaceAgentLog list; as a
+ * WebSocket with `follow`, JSON text messages each holding an array of new lines, woken by the
+ * agent-logs:<agent> channel the Agent API publishes on),
  * /log-sources and /metadata (current values, Coder's WorkspaceAgentMetadata shape).
  */
 import { z } from 'zod';
-import type { HttpRoute } from '../http/router.js';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { Route, UpgradeRoute } from '../http/router.js';
+import { agentLogsChannel } from '../../agentapi/service.js';
+import type { RequestContext } from '../http/context.js';
+import type { Store } from '../../store/index.js';
+import type { Pubsub } from '../../pubsub/pubsub.js';
 import type { ApiDeps } from '../deps.js';
 import { apiError } from '../http/errors.js';
 import { authenticateUser, loadAgentParam } from '../auth.js';
@@ -19,35 +26,47 @@ const metadataSchema = z.array(
   }),
 );
 
-export function agentLogRoutes(deps: ApiDeps): HttpRoute[] {
+export function agentLogRoutes(deps: ApiDeps): Route[] {
   const { store, clock } = deps;
   const err = (description: string) => ({ description, schema: errorSchema });
   const errors = { 400: err('Invalid agent id or query.'), 401: err('Not signed in.'), 404: err('Unknown agent or no access.') };
   const base = '/api/v2/workspaceagents/{workspaceagent}';
-  return [
-    {
-      kind: 'http',
-      method: 'GET',
-      path: `${base}/logs`,
-      doc: {
-        summary: 'Get logs by workspace agent',
-        tags: ['Agents'],
-        auth: 'user',
-        query: { after: { description: 'Only lines with an id greater than this' }, limit: { description: 'At most this many lines (default and maximum 10000)' } },
-        responses: { 200: { description: 'OK', schema: logSchema }, ...errors },
+  const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, clientTracking: false, maxPayload: 4096 });
+  const load = async (ctx: RequestContext): Promise<{ agentId: string; after: number; limit: number }> => {
+    const session = await authenticateUser(ctx, store, clock);
+    const c = await loadAgentParam(ctx, store, session, 'read');
+    const afterText = ctx.query.get('after') || '0';
+    if (!/^\d+$/.test(afterText)) throw apiError(400, 'Query param "after" must be an integer.', undefined, [{ field: 'after', detail: 'Must be an integer' }]);
+    const limitText = ctx.query.get('limit') || '10000';
+    if (!/^\d+$/.test(limitText)) throw apiError(400, 'Query param "limit" must be an integer.', undefined, [{ field: 'limit', detail: 'Must be an integer' }]);
+    return { agentId: c.agent.id, after: Number(afterText), limit: Math.min(10_000, Math.max(1, Number(limitText))) };
+  };
+  const logsRoute: UpgradeRoute = {
+    kind: 'upgrade',
+    method: 'GET',
+    path: `${base}/logs`,
+    doc: {
+      summary: 'Get logs by workspace agent (JSON; with follow, a WebSocket of JSON arrays of new lines)',
+      tags: ['Agents'],
+      auth: 'user',
+      query: {
+        after: { description: 'Only lines with an id greater than this' },
+        limit: { description: 'At most this many lines (default and maximum 10000; JSON only)' },
+        follow: { description: 'Upgrade to a WebSocket and stream new lines as they arrive' },
       },
-      async handle(ctx) {
-        const session = await authenticateUser(ctx, store, clock);
-        const c = await loadAgentParam(ctx, store, session, 'read');
-        const afterText = ctx.query.get('after') ?? '0';
-        const after = Number(afterText);
-        if (!/^\d+$/.test(afterText)) throw apiError(400, 'Query param "after" must be an integer.', undefined, [{ field: 'after', detail: 'Must be an integer' }]);
-        const limitText = ctx.query.get('limit') ?? '10000';
-        if (!/^\d+$/.test(limitText)) throw apiError(400, 'Query param "limit" must be an integer.', undefined, [{ field: 'limit', detail: 'Must be an integer' }]);
-        const limit = Math.min(10_000, Math.max(1, Number(limitText)));
-        return { status: 200, body: await store.agentLogs.list(c.agent.id, after, limit) };
-      },
+      responses: { 200: { description: 'OK', schema: logSchema }, 101: { description: 'Switching protocols (follow)' }, ...errors },
     },
+    async plain(ctx) {
+      const q = await load(ctx);
+      return { status: 200, body: await store.agentLogs.list(q.agentId, q.after, q.limit) };
+    },
+    async prepare(ctx) {
+      const q = await load(ctx);
+      return (req, socket, head) => wss.handleUpgrade(req, socket, head, (ws) => followLogs(ws, store, deps.pubsub, q.agentId, q.after));
+    },
+  };
+  return [
+    logsRoute,
     {
       kind: 'http',
       method: 'GET',
@@ -80,4 +99,46 @@ export function agentLogRoutes(deps: ApiDeps): HttpRoute[] {
       },
     },
   ];
+}
+
+/** Streams lines after `after` and every later batch until the socket closes. */
+function followLogs(ws: WebSocket, store: Store, pubsub: Pubsub, agentId: string, after: number): void {
+  let last = after;
+  let busy = false;
+  let again = false;
+  let closed = false;
+  const flush = async (): Promise<void> => {
+    if (closed) return;
+    if (busy) {
+      again = true;
+      return;
+    }
+    busy = true;
+    try {
+      for (;;) {
+        const rows = await store.agentLogs.list(agentId, last, 1000);
+        if (rows.length === 0 || closed) break;
+        ws.send(JSON.stringify(rows));
+        last = rows[rows.length - 1]!.id;
+        if (rows.length < 1000) break;
+      }
+    } catch {
+      ws.close(1011, 'failed to read logs');
+    } finally {
+      busy = false;
+      if (again) {
+        again = false;
+        void flush();
+      }
+    }
+  };
+  const unsubscribe = pubsub.subscribe(agentLogsChannel(agentId), () => void flush());
+  const heartbeat = setInterval(() => ws.ping(), 15_000);
+  ws.on('close', () => {
+    closed = true;
+    unsubscribe();
+    clearInterval(heartbeat);
+  });
+  ws.on('error', () => ws.terminate());
+  void flush();
 }
