@@ -28,3 +28,15 @@ export function deriveAgentStatus(a: StatusInput, nowMs: number, inactiveTimeout
   if (last !== null) return { status: 'connected', disconnectedAt: a.disconnected_at };
   return { status: 'disconnected', disconnectedAt: a.disconnected_at };
 }
+
+/**
+ * The instant (ms) at which deriveAgentStatus may answer differently for the same row purely
+ * because time passed (connecting → timeout, connected → disconnected), or Infinity.
+ */
+export function statusChangesAt(a: StatusInput, inactiveTimeoutMs: number): number {
+  if (a.first_connected_at === null) {
+    return a.connection_timeout_seconds > 0 ? Date.parse(a.created_at) + a.connection_timeout_seconds * 1000 : Infinity;
+  }
+  if (a.last_connected_at === null) return Infinity;
+  return Date.parse(a.last_connected_at) + inactiveTimeoutMs;
+}

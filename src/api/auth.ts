@@ -50,15 +50,18 @@ export async function authenticateUser(ctx: RequestContext, store: Store, clock:
           : null;
   if (formatProblem) throw apiError(401, Msg.signedOut, `Invalid API key format: ${formatProblem}`);
   const [id, secret] = parts as [string, string];
-  let found: Session | undefined;
-  try {
-    const row = await store.users.apiKeyWithUser(id);
-    if (row) found = { user: row.user, key: row.key };
-  } catch (err) {
-    throw apiError(500, 'Internal error fetching API key by id.', String(err));
+  let found: Session | undefined = store.cache.verifiedTokens.get(token);
+  if (!found) {
+    try {
+      const row = await store.users.apiKeyWithUser(id);
+      if (row) found = { user: row.user, key: row.key };
+    } catch (err) {
+      throw apiError(500, 'Internal error fetching API key by id.', String(err));
+    }
+    if (!found) throw apiError(401, Msg.signedOut, 'API key is invalid.');
+    if (!equalHex(sha256Hex(secret), found.key.hashed_secret)) throw apiError(401, Msg.signedOut, 'API key secret is invalid.');
+    store.cache.verifiedTokens.set(token, found);
   }
-  if (!found) throw apiError(401, Msg.signedOut, 'API key is invalid.');
-  if (!equalHex(sha256Hex(secret), found.key.hashed_secret)) throw apiError(401, Msg.signedOut, 'API key secret is invalid.');
   const now = clock.now();
   const expiresAt = Date.parse(found.key.expires_at);
   if (expiresAt < now) throw apiError(401, Msg.signedOut, `API key expired at "${goTimeString(expiresAt)}".`);

@@ -15,6 +15,8 @@ export interface DerpMapSource {
 export interface CoordinatorView {
   /** The latest node the coordinator holds for this agent, if any. */
   agentNode(agentId: string): { derp_latency?: Record<string, number> | null; preferred_derp?: number } | undefined;
+  /** The held node's canonical JSON (changes whenever the node does), or null. */
+  agentNodeJson(agentId: string): string | null;
 }
 
 export interface ApiDeps {

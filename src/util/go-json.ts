@@ -10,12 +10,13 @@ const GO_ESCAPES: Record<string, string> = {
   '\u2028': '\\u2028',
   '\u2029': '\\u2029',
 };
-const NEEDS_ESCAPE = /[<>&\u2028\u2029]/g;
+const ESCAPE_ALL = /[<>&\u2028\u2029]/g;
+const HAS_ESCAPE = /[<>&\u2028\u2029]/;
 
 /** Encodes like json.NewEncoder(w).Encode(v): HTML-safe escapes and a trailing newline. */
 export function goJsonEncode(value: unknown): string {
   const text = JSON.stringify(value ?? null);
-  return (NEEDS_ESCAPE.test(text) ? text.replace(NEEDS_ESCAPE, (c) => GO_ESCAPES[c] ?? c) : text) + '\n';
+  return (HAS_ESCAPE.test(text) ? text.replace(ESCAPE_ALL, (c) => GO_ESCAPES[c] ?? c) : text) + '\n';
 }
 
 export type JsonDecodeResult = { ok: true; value: unknown } | { ok: false; detail: string };

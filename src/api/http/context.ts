@@ -4,16 +4,46 @@ import { goJsonDecodeFirst } from '../../util/go-json.js';
 
 export const MAX_BODY_BYTES = 1 << 20;
 
+/** The request target split into path and query; the query is parsed only when asked for. */
+export class RequestUrl {
+  private params: URLSearchParams | null = null;
+
+  constructor(
+    readonly pathname: string,
+    private readonly rawQuery: string,
+  ) {}
+
+  get searchParams(): URLSearchParams {
+    return (this.params ??= new URLSearchParams(this.rawQuery));
+  }
+
+  /** Origin-form targets ("/path?query") are split by hand; anything else goes through URL. */
+  static parse(target: string): RequestUrl | null {
+    if (target.charCodeAt(0) === 47 /* / */ && target.charCodeAt(1) !== 47) {
+      const q = target.indexOf('?');
+      const hash = target.indexOf('#');
+      const end = hash >= 0 ? hash : target.length;
+      return q >= 0 && q < end ? new RequestUrl(target.slice(0, q), target.slice(q + 1, end)) : new RequestUrl(target.slice(0, end), '');
+    }
+    try {
+      const u = new URL(target, 'http://localhost');
+      return new RequestUrl(u.pathname, u.search.slice(1));
+    } catch {
+      return null;
+    }
+  }
+}
+
 /** Per-request view handed to route handlers. */
 export class RequestContext {
   readonly req: IncomingMessage;
-  readonly url: URL;
+  readonly url: RequestUrl;
   readonly params: Record<string, string>;
   private bodyText: string | null = null;
   /** Filled by auth middleware. */
   state: Record<string, unknown> = {};
 
-  constructor(req: IncomingMessage, url: URL, params: Record<string, string>) {
+  constructor(req: IncomingMessage, url: RequestUrl, params: Record<string, string>) {
     this.req = req;
     this.url = url;
     this.params = params;
@@ -69,7 +99,7 @@ export function readCookie(header: string | undefined, name: string): string | u
 }
 
 /** Session token lookup order of coderd: cookie, query parameter, header, legacy devurl cookie. */
-export function sessionToken(req: IncomingMessage, url: URL): string {
+export function sessionToken(req: IncomingMessage, url: { searchParams: URLSearchParams }): string {
   const fromCookie = readCookie(req.headers.cookie, 'coder_session_token');
   if (fromCookie) return fromCookie;
   const fromQuery = url.searchParams.get('coder_session_token');

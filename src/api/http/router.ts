@@ -127,7 +127,4 @@ function safeDecode(s: string): string {
   }
 }
 
-export function newContext(req: IncomingMessage, url: URL, params: Record<string, string>): RequestContext {
-  return new RequestContext(req, url, params);
-}
 

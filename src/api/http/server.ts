@@ -10,7 +10,7 @@ import type { Duplex } from 'node:stream';
 import { STATUS_CODES } from 'node:http';
 import type { Logger } from 'pino';
 import { ApiError, Msg } from './errors.js';
-import { RequestContext } from './context.js';
+import { RequestContext, RequestUrl } from './context.js';
 import type { Reply, Router } from './router.js';
 import type { HttpMetrics } from '../../metrics/http.js';
 import { goJsonEncode } from '../../util/go-json.js';
@@ -25,11 +25,26 @@ export interface DispatchOptions {
   acceptingUpgrades: () => boolean;
 }
 
-function parseUrl(req: IncomingMessage): URL | null {
-  try {
-    return new URL(req.url ?? '/', 'http://localhost');
-  } catch {
-    return null;
+function parseUrl(req: IncomingMessage): RequestUrl | null {
+  return RequestUrl.parse(req.url ?? '/');
+}
+
+/** Labelled prom-client children, looked up once per route/status instead of hashing labels per request. */
+class RouteMetrics {
+  private readonly counters = new Map<string, { inc(): void }>();
+  private readonly histograms = new Map<string, { observe(v: number): void }>();
+
+  constructor(private readonly metrics: HttpMetrics) {}
+
+  record(method: string, route: string, status: number, seconds: number): void {
+    const key = `${method} ${route}`;
+    const ckey = `${key} ${status}`;
+    let counter = this.counters.get(ckey);
+    if (!counter) this.counters.set(ckey, (counter = this.metrics.requests.labels(method, route, String(status))));
+    counter.inc();
+    let histogram = this.histograms.get(key);
+    if (!histogram) this.histograms.set(key, (histogram = this.metrics.duration.labels(method, route)));
+    histogram.observe(seconds);
   }
 }
 
@@ -55,6 +70,7 @@ export function writeReply(req: IncomingMessage, res: ServerResponse, reply: Rep
 
 export function createRequestHandler(opts: DispatchOptions): (req: IncomingMessage, res: ServerResponse) => void {
   const { router, logger, metrics } = opts;
+  const routeMetrics = new RouteMetrics(metrics);
   return (req, res) => {
     const url = parseUrl(req);
     const method = req.method ?? 'GET';
@@ -83,8 +99,7 @@ export function createRequestHandler(opts: DispatchOptions): (req: IncomingMessa
     const done = (reply: Reply): void => {
       metrics.concurrent.dec();
       writeReply(req, res, reply);
-      metrics.requests.inc({ method, route: route.path, status: String(reply.status) });
-      metrics.duration.observe({ method, route: route.path }, (performance.now() - started) / 1000);
+      routeMetrics.record(method, route.path, reply.status, (performance.now() - started) / 1000);
     };
     let result: Promise<Reply> | Reply;
     try {

@@ -7,6 +7,9 @@ import { authenticateUser, loadAgentParam, loadAgentView } from '../auth.js';
 import { agentJson } from '../serialize.js';
 import { connectionInfoSchema, errorSchema, workspaceAgentSchema } from '../schemas.js';
 import { apiError } from '../http/errors.js';
+import { goJsonEncode } from '../../util/go-json.js';
+import { statusChangesAt } from '../agent-status.js';
+import type { AgentView } from '../../store/read-cache.js';
 
 const BASE = '/api/v2/workspaceagents/{workspaceagent}';
 const err = (description: string) => ({ description, schema: errorSchema });
@@ -28,8 +31,20 @@ export function latencyFromNode(node: { derp_latency?: Record<string, number> | 
   return out;
 }
 
+const JSON_HEADERS = { 'Content-Type': 'application/json; charset=utf-8' };
+const ENCODED_TTL_MS = 1000;
+const MAX_ENCODED = 10_000;
+
+interface EncodedAgent {
+  view: AgentView;
+  nodeJson: string | null;
+  body: string;
+  validUntil: number;
+}
+
 export function agentUserRoutes(deps: ApiDeps): HttpRoute[] {
   const { store, clock } = deps;
+  const encoded = new Map<string, EncodedAgent>();
 
   const getAgent: HttpRoute = {
     kind: 'http',
@@ -38,20 +53,33 @@ export function agentUserRoutes(deps: ApiDeps): HttpRoute[] {
     doc: { summary: 'Get workspace agent by ID', tags: ['Agents'], auth: 'user', responses: { 200: { description: 'OK', schema: workspaceAgentSchema }, ...userErrors } },
     async handle(ctx) {
       const session = await authenticateUser(ctx, store, clock);
-      const { context: agentCtx, apps } = await loadAgentView(ctx, store, session, 'read');
-      const latency = latencyFromNode(deps.coordinator?.agentNode(agentCtx.agent.id), (id) => deps.derpMap.regionName(id));
-      let body;
+      const view = await loadAgentView(ctx, store, session, 'read');
+      const agentId = view.context.agent.id;
+      const nodeJson = deps.coordinator?.agentNodeJson(agentId) ?? null;
+      const now = clock.now();
+      // The encoded body depends only on the (cached) view object, the held node and time
+      // thresholds of the status rule: reuse it while all three are unchanged.
+      const hit = encoded.get(agentId);
+      if (hit && hit.view === view && hit.nodeJson === nodeJson && now < hit.validUntil) {
+        return { status: 200, raw: hit.body, headers: JSON_HEADERS };
+      }
+      const latency = latencyFromNode(deps.coordinator?.agentNode(agentId), (id) => deps.derpMap.regionName(id));
+      let body: string;
       try {
-        body = agentJson(agentCtx, apps, {
-          nowMs: clock.now(),
-          inactiveTimeoutMs: deps.inactiveTimeoutMs,
-          fallbackTroubleshootingUrl: deps.fallbackTroubleshootingUrl,
-          ...(latency ? { latency } : {}),
-        });
+        body = goJsonEncode(
+          agentJson(view.context, view.apps, {
+            nowMs: now,
+            inactiveTimeoutMs: deps.inactiveTimeoutMs,
+            fallbackTroubleshootingUrl: deps.fallbackTroubleshootingUrl,
+            ...(latency ? { latency } : {}),
+          }),
+        );
       } catch (e) {
         throw apiError(500, 'Internal error reading workspace agent.', String(e));
       }
-      return { status: 200, body };
+      if (encoded.size >= MAX_ENCODED) encoded.clear();
+      encoded.set(agentId, { view, nodeJson, body, validUntil: Math.min(now + ENCODED_TTL_MS, statusChangesAt(view.context.agent, deps.inactiveTimeoutMs)) });
+      return { status: 200, raw: body, headers: JSON_HEADERS };
     },
   };
 
