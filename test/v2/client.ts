@@ -163,6 +163,8 @@ export class CoordinateCall {
 export interface DialOptions {
   token?: string;
   query?: Record<string, string>;
+  /** Split every outgoing write into WebSocket messages of at most this many bytes. */
+  splitWrites?: number;
 }
 
 export class RpcClient {
@@ -194,6 +196,14 @@ export class RpcClient {
       });
       ws.on('error', reject);
       ws.on('open', () => {
+        const split = opts.splitWrites;
+        if (split) {
+          const send = ws.send.bind(ws) as (d: Buffer, o: { binary: boolean }, cb?: (e?: Error) => void) => void;
+          (ws as unknown as { send: typeof send }).send = (d, o, cb) => {
+            const buf = Buffer.from(d);
+            for (let i = 0; i < buf.length; i += split) send(buf.subarray(i, i + split), { binary: true }, i + split >= buf.length ? cb : undefined);
+          };
+        }
         const session = new YamuxSession(new WsByteStream(ws), { role: 'client', logger: silent, keepaliveIntervalMs: null });
         resolve(new RpcClient(ws, session, closed));
       });
