@@ -43,7 +43,7 @@ export class RedisBus {
   private everReady = false;
   private closed = false;
 
-  constructor(url: string, prefix: string, private readonly events: BusEvents, private readonly logger: Logger) {
+  constructor(url: string, prefix: string, private readonly events: BusEvents, private readonly logger: Logger, opts: { subUrl?: string; commandTimeoutMs?: number } = {}) {
     this.keys = busKeys(prefix);
     const common: RedisOptions = {
       lazyConnect: true,
@@ -51,8 +51,9 @@ export class RedisBus {
       retryStrategy: (times) => Math.min(50 * times, 500),
       connectTimeout: 2000,
     };
-    this.pub = new Redis(url, { ...common, enableOfflineQueue: false, maxRetriesPerRequest: 0, connectionName: 'tailnetd-shard-pub' });
-    this.sub = new Redis(url, { ...common, enableOfflineQueue: true, maxRetriesPerRequest: null, autoResubscribe: true, connectionName: 'tailnetd-shard-sub' });
+    // A paused Redis (SIGSTOP, DEBUG SLEEP) must fail publishes, not hang them: fencing counts failures.
+    this.pub = new Redis(url, { ...common, enableOfflineQueue: false, maxRetriesPerRequest: 0, commandTimeout: opts.commandTimeoutMs ?? 2000, connectionName: 'tailnetd-shard-pub' });
+    this.sub = new Redis(opts.subUrl ?? url, { ...common, enableOfflineQueue: true, maxRetriesPerRequest: null, autoResubscribe: true, connectionName: 'tailnetd-shard-sub' });
     // An unhandled 'error' event would crash the process.
     this.pub.on('error', (err: Error) => this.logger.debug({ err: err.message }, 'shard bus publisher error'));
     this.sub.on('error', (err: Error) => this.logger.debug({ err: err.message }, 'shard bus subscriber error'));

@@ -33,6 +33,8 @@ import { decodeEnvelope, decodeMeta, decodeRec, encodeEnvelope, encodeMeta, enco
 
 export interface ShardOptions extends Omit<CoordinatorOptions, 'observer'> {
   redisUrl: string;
+  /** Subscriber URL when it differs (tests route only the subscriber through a fault proxy). */
+  redisSubUrl?: string;
   /** Key/channel prefix (per deployment; tests use one per test). */
   prefix: string;
   /** Shard identity (the replica id). */
@@ -143,6 +145,7 @@ export class Shard implements CoreObserver {
         },
       },
       this.logger,
+      { ...(opts.redisSubUrl ? { subUrl: opts.redisSubUrl } : {}), commandTimeoutMs: this.hbMs },
     );
   }
 
@@ -309,17 +312,32 @@ export class Shard implements CoreObserver {
     void this.publish({ v: 1, type: 'upd', epoch: this.epoch, seq: ver, from: this.id, rec: r }, (p) => p.hset(this.bus.keys.mirror(this.id), r.id, encodeRec(r)));
   }
 
-  /** One pipeline: mirror change, meta (epoch:seq of this publish), PUBLISH. Failure → mirror rewritten on recovery. */
-  private async publish(env: Envelope, mirror: (p: ReturnType<RedisBus['pub']['pipeline']>) => unknown): Promise<boolean> {
+  /**
+   * One MULTI: mirror change, meta (epoch:seq of this publish), PUBLISH, so a
+   * reader's atomic snapshot always matches a seq. After a failure the mirror
+   * may have lost writes (or Redis restarted empty): the next publish, of any
+   * kind, rewrites the whole mirror instead of patching it.
+   */
+  private async publish(env: Envelope, mirror: (p: ReturnType<RedisBus['pub']['multi']>) => unknown): Promise<boolean> {
     if (this.stopped) return false;
     const k = this.bus.keys;
-    const p = this.bus.pub.pipeline();
+    const p = this.bus.pub.multi();
+    const rewrite = this.dirty;
+    this.dirty = false;
+    if (rewrite) {
+      p.del(k.mirror(this.id));
+      for (const r of this.local.values()) p.hset(k.mirror(this.id), r.id, encodeRec(r));
+      if (env.type !== 'bye') {
+        p.pexpire(k.mirror(this.id), this.ttlMs());
+        p.zadd(k.members, Date.now() + this.ttlMs(), this.id);
+      }
+    }
     mirror(p);
     p.set(k.meta(this.id), encodeMeta({ epoch: this.epoch, seq: env.seq }), 'PX', this.ttlMs());
     p.publish(k.channel, encodeEnvelope(env));
     try {
       const res = await p.exec();
-      if (res === null || res.some(([err]) => err !== null)) throw new Error('pipeline failed');
+      if (res === null || res.some(([err]) => err !== null)) throw new Error('transaction failed');
       return true;
     } catch {
       this.dirty = true;
@@ -339,20 +357,12 @@ export class Shard implements CoreObserver {
     if (this.stopped || this.draining) return;
     const now = Date.now();
     const k = this.bus.keys;
-    const wasDirty = this.dirty;
-    this.dirty = false;
     const ver = ++this.seq;
     const ok = await this.publish({ v: 1, type: 'hb', epoch: this.epoch, seq: ver, from: this.id }, (p) => {
-      if (wasDirty) {
-        // Rewrite the whole mirror: writes may have been lost while Redis was away (or it restarted empty).
-        p.del(k.mirror(this.id));
-        for (const r of this.local.values()) p.hset(k.mirror(this.id), r.id, encodeRec(r));
-      }
       p.pexpire(k.mirror(this.id), this.ttlMs());
       p.zadd(k.members, now + this.ttlMs(), this.id);
       p.zremrangebyscore(k.members, '-inf', now);
     });
-    if (!ok && wasDirty) this.dirty = true;
     const t = Date.now();
     const window = this.hbMs * this.missed;
     if (ok) {
@@ -509,7 +519,9 @@ export class Shard implements CoreObserver {
     const k = this.bus.keys;
     try {
       const now = Date.now();
-      const members = (await this.bus.pub.zrangebyscore(k.members, now, '+inf')).filter((m) => m !== this.id);
+      // Live members plus every shard we already know (it may not have re-announced itself yet).
+      const listed = await this.bus.pub.zrangebyscore(k.members, now, '+inf');
+      const members = [...new Set([...listed, ...this.remotes.keys()])].filter((m) => m !== this.id);
       // One MULTI: every mirror and its meta (epoch:seq) read atomically.
       const m = this.bus.pub.multi();
       for (const id of members) m.hgetallBuffer(k.mirror(id)).get(k.meta(id));
@@ -531,7 +543,12 @@ export class Shard implements CoreObserver {
   }
 
   private applySnapshot(shardId: string, mirror: Record<string, Buffer>, meta: ReturnType<typeof decodeMeta>): void {
-    if (meta === null || this.deadEpochs.has(meta.epoch)) return;
+    if (meta === null) {
+      // A shard we hear from but whose mirror is not (yet) rewritten (Redis restarted empty): look again.
+      if (this.remotes.has(shardId)) this.resyncAgain ??= 'missing_meta';
+      return;
+    }
+    if (this.deadEpochs.has(meta.epoch)) return;
     let r = this.remotes.get(shardId);
     if (r !== undefined && r.epoch !== meta.epoch) {
       this.dropRemote(shardId, r);

@@ -23,6 +23,7 @@ const shard = new Shard({
   logger: pino({ level: env.LOG_LEVEL ?? 'silent' }),
   redisUrl: env.REDIS_URL ?? 'redis://127.0.0.1:6379',
   prefix: env.PREFIX ?? 'tailnetd:test:',
+  ...(env.REDIS_SUB_URL ? { redisSubUrl: env.REDIS_SUB_URL } : {}),
   ...(env.SHARD_ID ? { shardId: env.SHARD_ID } : {}),
   ...(num(env.HB_MS) ? { heartbeatMs: num(env.HB_MS) as number } : {}),
   ...(num(env.WRITE_TIMEOUT_MS) ? { writeTimeoutMs: num(env.WRITE_TIMEOUT_MS) as number } : {}),
