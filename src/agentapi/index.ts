@@ -1,3 +1,4 @@
 /** The Agent service (coder.agent.v2.Agent) served on /me/rpc. */
-export { createAgentService, EXTERNAL_LOG_SOURCE, METADATA_KEYS_LIMIT, METADATA_VALUE_LIMIT, metadataChannel, agentLogsChannel, type AgentApiDeps, type AgentIdentity } from './service.js';
+export { createAgentService, METADATA_KEYS_LIMIT, METADATA_VALUE_LIMIT, metadataChannel, type AgentApiDeps, type AgentIdentity } from './service.js';
+export { appendAgentLogs, agentLogsChannel, EXTERNAL_LOG_SOURCE, LOG_LEVELS, type AppendLogsDeps } from './logs.js';
 export { buildManifest, startupScriptIds, derivedUuid, vscodePortProxyUri, type ManifestOptions } from './manifest.js';

@@ -18,19 +18,15 @@ import { durationFromMillis } from '../rpc/proto/google.js';
 import { uuidFromBytes } from '../rpc/convert/uuid.js';
 import { nowIso } from '../store/ids.js';
 import { isSemver, workspaceChannel } from '../api/routes/agent-me.js';
+import { appendAgentLogs } from './logs.js';
 import { buildManifest, startupScriptIds, type ManifestOptions } from './manifest.js';
 import type { DERPMap as JsonDERPMap } from '../derpmap/types.js';
 
-/** The well-known "External" log source for logs sent without a source id. */
-export const EXTERNAL_LOG_SOURCE = { id: '3b579bf4-1ed8-4b99-87a8-e9a1e3410410', displayName: 'External', icon: '/emojis/1f310.png' } as const;
 export const METADATA_KEYS_LIMIT = 6144;
 export const METADATA_VALUE_LIMIT = 2048;
 
 export function metadataChannel(agentId: string): string {
   return `workspace_agent_metadata:${agentId}`;
-}
-export function agentLogsChannel(agentId: string): string {
-  return `agent-logs:${agentId}`;
 }
 
 export interface AgentApiDeps {
@@ -234,29 +230,15 @@ export function createAgentService(deps: AgentApiDeps, who: AgentIdentity): Agen
     },
 
     async batchCreateLogs(req) {
-      if (await store.agentLogs.overflowed(agentId)) return { logLimitExceeded: true };
-      let sourceId: string;
-      if (req.logSourceId.length === 0) {
-        sourceId = EXTERNAL_LOG_SOURCE.id;
-        await store.agentLogs.ensureSource(agentId, EXTERNAL_LOG_SOURCE);
-      } else {
-        sourceId = idText(req.logSourceId, 'log source id');
-      }
+      const sourceId = req.logSourceId.length === 0 ? null : idText(req.logSourceId, 'log source id');
       const now = clock.now();
       const logs = req.logs.map((l) => {
         const level = LOG_LEVELS[l.level];
         if (level === undefined) throw new Error(`unknown log level: ${l.level}`);
         return { createdAt: tsToIso(l.createdAt, now), output: l.output, level };
       });
-      if (logs.length === 0) return { logLimitExceeded: false };
-      const r = await store.agentLogs.insert(agentId, sourceId, logs, deps.maxLogsLength);
-      if (r.kind === 'overflowed') {
-        if (r.justNow) publishWorkspace();
-        return { logLimitExceeded: true };
-      }
-      pubsub.publish(agentLogsChannel(agentId), JSON.stringify({ created_after: r.firstId - 1 }));
-      if (r.first) publishWorkspace();
-      return { logLimitExceeded: false };
+      const ok = await appendAgentLogs(deps, { id: agentId, workspaceId }, sourceId, logs);
+      return { logLimitExceeded: !ok };
     },
 
     async scriptCompleted(req) {

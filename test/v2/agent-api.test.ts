@@ -201,6 +201,27 @@ describe.each(BACKENDS)('agent service over /me/rpc (%s)', (backend) => {
     rpc.close();
   });
 
+  it('REST next to v2: POST /me/log-source and PATCH /me/logs write the same rows; over the cap is 413', async () => {
+    const { agent, rpc } = await setup();
+    const src = randomUUID();
+    const created = await s.request('/api/v2/workspaceagents/me/log-source', { method: 'POST', token: agent.token!, body: JSON.stringify({ id: src, display_name: 'envbuilder', icon: '/icon/x.svg' }) });
+    expect(created.status).toBe(201);
+    expect(await created.json()).toMatchObject({ workspace_agent_id: agent.id, id: src, display_name: 'envbuilder', icon: '/icon/x.svg' });
+    const patch = (body: unknown) => s.request('/api/v2/workspaceagents/me/logs', { method: 'PATCH', token: agent.token!, body: JSON.stringify(body) });
+    expect((await patch({ log_source_id: src, logs: [{ created_at: '2024-01-02T03:04:05Z', output: 'built', level: 'debug' }] })).status).toBe(200);
+    expect((await patch({ logs: [] })).status).toBe(400);
+    expect((await patch({ logs: [{ output: 'x', level: 'loud' }] })).status).toBe(400);
+    const logs = (await (await s.request(`/api/v2/workspaceagents/${agent.id}/logs`, { token: owner.key })).json()) as { output: string; level: string; source_id: string; created_at: string }[];
+    expect(logs).toEqual([expect.objectContaining({ output: 'built', level: 'debug', source_id: src, created_at: '2024-01-02T03:04:05.000Z' })]);
+    expect((await patch({ logs: [{ output: 'x'.repeat(600_000) }] })).status).toBe(200);
+    const over = await patch({ logs: [{ output: 'x'.repeat(600_000) }] });
+    expect(over.status).toBe(413);
+    expect(await over.json()).toEqual({ message: 'Logs limit exceeded' });
+    const r = await rpc.unary(M.BatchCreateLogs, ap.BatchCreateLogsRequest, ap.BatchCreateLogsResponse, { logSourceId: new Uint8Array(0), logs: [{ output: 'y', level: 1 }] });
+    expect(r.logLimitExceeded).toBe(true);
+    rpc.close();
+  });
+
   it('BatchUpdateAppHealths: unknown app or app without healthcheck is an error; a change is stored', async () => {
     const { b, agent, rpc } = await setup({
       apps: [{ slug: 'web', url: 'http://localhost:8080', healthcheck: { url: 'http://localhost:8080/healthz', interval: 5, threshold: 3 } }, { slug: 'plain', url: 'http://x' }],

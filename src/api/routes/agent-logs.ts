@@ -8,7 +8,11 @@
 import { z } from 'zod';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Route, UpgradeRoute } from '../http/router.js';
-import { agentLogsChannel } from '../../agentapi/service.js';
+import { agentLogsChannel, appendAgentLogs, LOG_LEVELS } from '../../agentapi/logs.js';
+import { authenticateAgent } from '../auth.js';
+import { readGoBody } from '../read-body.js';
+import { isUuid, nowIso } from '../../store/ids.js';
+import type { HttpRoute } from '../http/router.js';
 import type { RequestContext } from '../http/context.js';
 import type { Store } from '../../store/index.js';
 import type { Pubsub } from '../../pubsub/pubsub.js';
@@ -141,4 +145,77 @@ function followLogs(ws: WebSocket, store: Store, pubsub: Pubsub, agentId: string
   });
   ws.on('error', () => ws.terminate());
   void flush();
+}
+
+const patchLogsSchema = z.object({
+  log_source_id: z.string().optional(),
+  logs: z
+    .array(z.object({ created_at: z.string().optional(), output: z.string(), level: z.string().optional() }))
+    .nullable()
+    .optional(),
+});
+const logSourceRequestSchema = z.object({ id: z.string(), display_name: z.string(), icon: z.string().optional() });
+const ZERO_UUID = '00000000-0000-0000-0000-000000000000';
+
+/**
+ * Agent-token REST routes for logs that Coder kept next to v2 (tailnet-v2.md §4.5):
+ * PATCH /me/logs (envbuilder, logstream-kube) and POST /me/log-source.
+ */
+export function agentMeLogRoutes(deps: ApiDeps): HttpRoute[] {
+  const { store, clock } = deps;
+  const err = (description: string) => ({ description, schema: errorSchema });
+  const agentErrors = { 401: err('Missing or invalid agent token.'), 500: err('Internal error.') };
+  return [
+    {
+      kind: 'http',
+      method: 'PATCH',
+      path: '/api/v2/workspaceagents/me/logs',
+      doc: {
+        summary: 'Patch workspace agent logs',
+        tags: ['Agents'],
+        auth: 'agent',
+        request: patchLogsSchema,
+        responses: { 200: { description: 'OK' }, 400: err('No logs, bad level or bad source id.'), 413: err('Logs limit exceeded.'), ...agentErrors },
+      },
+      async handle(ctx) {
+        const agent = await authenticateAgent(ctx, store);
+        const body = await readGoBody(ctx, patchLogsSchema);
+        const logs = body.logs ?? [];
+        if (logs.length === 0) throw apiError(400, 'No logs provided.');
+        const src = body.log_source_id ?? '';
+        if (src && !isUuid(src)) throw apiError(400, 'Invalid log source id.', `invalid UUID length: ${src.length}`);
+        const now = clock.now();
+        const rows = logs.map((l) => {
+          const level = (l.level || 'info').toLowerCase();
+          if (!(LOG_LEVELS as readonly string[]).includes(level)) throw apiError(400, 'Invalid log level provided.', `invalid log level: "${l.level ?? ''}"`);
+          const t = l.created_at ? Date.parse(l.created_at) : NaN;
+          return { createdAt: nowIso(Number.isNaN(t) ? now : t), output: l.output, level };
+        });
+        const ok = await appendAgentLogs(deps, { id: agent.id, workspaceId: agent.workspace_id }, src && src !== ZERO_UUID ? src.toLowerCase() : null, rows);
+        if (!ok) throw apiError(413, 'Logs limit exceeded');
+        return { status: 200, body: { message: 'Appended logs.' } };
+      },
+    },
+    {
+      kind: 'http',
+      method: 'POST',
+      path: '/api/v2/workspaceagents/me/log-source',
+      doc: {
+        summary: 'Post workspace agent log source',
+        tags: ['Agents'],
+        auth: 'agent',
+        request: logSourceRequestSchema,
+        responses: { 201: { description: 'Created', schema: sourceSchema.element }, 400: err('Invalid id.'), ...agentErrors },
+      },
+      async handle(ctx) {
+        const agent = await authenticateAgent(ctx, store);
+        const body = await readGoBody(ctx, logSourceRequestSchema);
+        if (!isUuid(body.id)) throw apiError(400, 'Invalid log source id.', `invalid UUID length: ${body.id.length}`);
+        const id = body.id.toLowerCase();
+        await store.agentLogs.ensureSource(agent.id, { id, displayName: body.display_name, icon: body.icon ?? '' });
+        const row = (await store.agentLogs.sources(agent.id)).find((r) => r.id === id)!;
+        return { status: 201, body: { workspace_agent_id: agent.id, id, created_at: row.created_at, display_name: row.display_name, icon: row.icon } };
+      },
+    },
+  ];
 }

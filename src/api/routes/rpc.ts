@@ -14,7 +14,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Route, UpgradeRoute } from '../http/router.js';
-import { agentLogRoutes } from './agent-logs.js';
+import { agentLogRoutes, agentMeLogRoutes } from './agent-logs.js';
 import type { RequestContext } from '../http/context.js';
 import { ApiError, apiError } from '../http/errors.js';
 import { authenticateAgent } from '../auth.js';
@@ -80,7 +80,7 @@ function versionError(body: { message: string; validations: { field: string; det
 export type ClientCoordinateV2 = (ctx: RequestContext, agentId: string, version: string) => Promise<(req: IncomingMessage, socket: Duplex, head: Buffer) => void>;
 
 export interface RpcEndpoints {
-  /** /me/rpc, plus the read routes for what agents report (logs, log sources, metadata). */
+  /** /me/rpc, the read routes for what agents report (logs, log sources, metadata), PATCH /me/logs, POST /me/log-source. */
   routes: Route[];
   /** For coordinate.ts: serve a client's ?version=2.x on /{agent}/coordinate. */
   clientCoordinateV2: ClientCoordinateV2;
@@ -238,5 +238,5 @@ export function rpcEndpoints(deps: RpcDeps, connections = new RpcConnections()):
     });
   };
 
-  return { routes: [agentRoute, ...agentLogRoutes(deps)], clientCoordinateV2, connections };
+  return { routes: [agentRoute, ...agentLogRoutes(deps), ...agentMeLogRoutes(deps)], clientCoordinateV2, connections };
 }
