@@ -23,21 +23,24 @@ export interface FakeAgent {
 
 export async function startFakeAgent(serverUrl: string, token: string, regionId = 999): Promise<FakeAgent> {
   const kp = generateKeyPair();
-  const link = await DerpLink.connect(`${serverUrl}/derp`, kp.privateKey);
+  // Coordinate first: with --derp-verify-clients the relay admits only node keys the coordinator knows.
+  const coord = await V1Peer.connect(`${serverUrl.replace('http', 'ws')}/api/v2/workspaceagents/me/coordinate?coder_session_token=${encodeURIComponent(token)}`);
+  coord.send(ownNodeJson({ id: randomNodeId(), nodeKey: kp.publicKey, discoKey: generateKeyPair().publicKey, preferredDerp: regionId, address: AGENT_IP, asOf: new Date() }));
+  let link: DerpLink | null = null;
+  for (let attempt = 0; link === null; attempt++) {
+    try {
+      link = await DerpLink.connect(`${serverUrl}/derp`, kp.privateKey);
+    } catch (e) {
+      if (attempt > 50) throw e;
+      await new Promise((r) => setTimeout(r, 100)); // admission cache refreshes every 250 ms
+    }
+  }
   const responders = new Map<WgPeer, EchoResponder>();
   const device = deviceOverDerp(link, { privateKey: kp.privateKey, deliver: (peer, pkt) => responders.get(peer)?.input(pkt) });
-  const coord = await V1Peer.connect(`${serverUrl.replace('http', 'ws')}/api/v2/workspaceagents/me/coordinate?coder_session_token=${encodeURIComponent(token)}`);
   const known = new Set<string>();
-  coord.ws.on('message', (data: Buffer) => {
-    let list: unknown;
-    try {
-      list = JSON.parse(data.toString('utf8'));
-    } catch {
-      return;
-    }
-    if (!Array.isArray(list)) return;
-    // Re-decode each node through the coordinator's codec (63-bit ids stay exact).
-    for (const text of splitTop(data.toString('utf8'))) {
+  const addNodes = (texts: string[]): void => {
+    // Decoded through the coordinator's codec (63-bit ids stay exact).
+    for (const text of texts) {
       const n = decodeNode(text).node;
       if (known.has(n.key) || !n.addresses?.[0]) continue;
       known.add(n.key);
@@ -45,41 +48,21 @@ export async function startFakeAgent(serverUrl: string, token: string, regionId 
       const peer = device.addPeer({ publicKey: Buffer.from(n.key.slice('nodekey:'.length), 'hex'), allowedIps: [parsePrefix6(n.addresses[0])] });
       responders.set(peer, new EchoResponder(parseIpv6(AGENT_IP), addr, (p) => peer.send(p)));
     }
-  });
-  coord.send(ownNodeJson({ id: randomNodeId(), nodeKey: kp.publicKey, discoKey: generateKeyPair().publicKey, preferredDerp: regionId, address: AGENT_IP, asOf: new Date() }));
+  };
+  for (const m of coord.messages) addNodes(m);
+  // V1Peer's own listener (registered first) has already split the array into coord.messages.
+  coord.ws.on('message', () => addNodes(coord.messages.at(-1) ?? []));
+  const l = link;
   return {
     coord,
-    link,
+    link: l,
     device,
     nodeKey: kp.publicKey,
     peers: () => known.size,
     close() {
       coord.ws.close();
       device.close();
-      link.close();
+      l.close();
     },
   };
-}
-
-/** Splits a top-level JSON array of objects into the objects' texts. */
-function splitTop(text: string): string[] {
-  const out: string[] = [];
-  let depth = 0;
-  let start = -1;
-  let inStr = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (inStr) {
-      if (c === '\\') i++;
-      else if (c === '"') inStr = false;
-      continue;
-    }
-    if (c === '"') inStr = true;
-    else if (c === '{') {
-      if (depth++ === 0) start = i;
-    } else if (c === '}') {
-      if (--depth === 0) out.push(text.slice(start, i + 1));
-    }
-  }
-  return out;
 }

@@ -19,14 +19,14 @@ function collect(ws: WebSocket): { bytes: () => Buffer; closed: Promise<{ code: 
   return { bytes: () => Buffer.concat(chunks), closed };
 }
 
-describe('server tailnet ↔ TS fake agent through the embedded relay', () => {
+describe.each([false, true])('server tailnet ↔ TS fake agent through the embedded relay (derp-verify-clients=%s)', (verify) => {
   let s: TestServer;
   let agent: FakeAgent;
   let agentId: string;
   let owner: { key: string };
 
   beforeAll(async () => {
-    s = await startTestServer();
+    s = await startTestServer({ env: { TAILNETD_DERP_VERIFY_CLIENTS: String(verify) } });
     const u = await s.user();
     owner = u;
     const b = await s.workspace(u.username, [{ name: 'main' }]);
