@@ -324,6 +324,10 @@ describe('tailnet v2 coordinate', () => {
     cl.close();
     await ag.coord.until((u) => u.kind === K.LOST);
 
+    const elsewhere = await newAgent();
+    const wrong = await rejection(dialClient(elsewhere.id, { version: '2.0', resume_token: res.token }));
+    expect(wrong.status).toBe(401);
+    expect(wrong.body.detail).toBe('token issued for another agent');
     const cl2 = await dialClient(a.id, { version: '2.0', resume_token: res.token });
     const cc2 = await cl2.coordinate();
     await cc2.send({ addTunnel: { id: idBytes(a.id) }, updateSelf: { node: protoNode() } });

@@ -213,7 +213,7 @@ export function rpcEndpoints(deps: RpcDeps, connections = new RpcConnections()):
     let peerId: string = randomUUID();
     const token = ctx.query.get('resume_token');
     if (token) {
-      const r = deps.resumeTokens.verify(token);
+      const r = deps.resumeTokens.verify(token, agentId);
       if (!r.ok) throw apiError(401, 'Invalid resume token', r.reason, [{ field: 'resume_token', detail: 'Invalid resume token' }]);
       peerId = r.peerId;
     }

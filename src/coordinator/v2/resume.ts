@@ -31,29 +31,31 @@ export class ResumeTokenProvider {
     this.key = key ?? randomBytes(64);
   }
 
-  issue(peerId: string): IssuedResumeToken {
+  /** `audience` binds the token to where it may be used (the agent a client coordinates with). */
+  issue(peerId: string, audience = ''): IssuedResumeToken {
     const now = this.clock.now();
     const expiresAt = now + this.lifetimeMs;
-    const payload = Buffer.from(JSON.stringify({ sub: peerId, iat: Math.floor(now / 1000), exp: Math.floor(expiresAt / 1000) })).toString('base64url');
+    const payload = Buffer.from(JSON.stringify({ sub: peerId, aud: audience, iat: Math.floor(now / 1000), exp: Math.floor(expiresAt / 1000) })).toString('base64url');
     const signing = `${HEADER}.${payload}`;
     return { token: `${signing}.${this.sign(signing)}`, expiresAt: Math.floor(expiresAt / 1000) * 1000, refreshInMs: this.lifetimeMs / 2 };
   }
 
-  verify(token: string): ResumeCheck {
+  verify(token: string, audience = ''): ResumeCheck {
     const parts = token.split('.');
     if (parts.length !== 3) return { ok: false, reason: 'malformed token' };
     const [h, p, sig] = parts as [string, string, string];
     const want = Buffer.from(this.sign(`${h}.${p}`));
     const got = Buffer.from(sig);
     if (h !== HEADER || got.length !== want.length || !timingSafeEqual(got, want)) return { ok: false, reason: 'invalid signature' };
-    let claims: { sub?: unknown; exp?: unknown };
+    let claims: { sub?: unknown; aud?: unknown; exp?: unknown };
     try {
-      claims = JSON.parse(Buffer.from(p, 'base64url').toString('utf8')) as { sub?: unknown; exp?: unknown };
+      claims = JSON.parse(Buffer.from(p, 'base64url').toString('utf8')) as { sub?: unknown; aud?: unknown; exp?: unknown };
     } catch {
       return { ok: false, reason: 'malformed claims' };
     }
     if (typeof claims.sub !== 'string' || !UUID_RE.test(claims.sub)) return { ok: false, reason: 'invalid subject' };
     if (typeof claims.exp !== 'number' || claims.exp * 1000 <= this.clock.now()) return { ok: false, reason: 'token expired' };
+    if ((claims.aud ?? '') !== audience) return { ok: false, reason: 'token issued for another agent' };
     return { ok: true, peerId: claims.sub };
   }
 

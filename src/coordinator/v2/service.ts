@@ -70,7 +70,7 @@ export function createTailnetService(opts: TailnetServiceOptions): TailnetServic
   const tokens = opts.resumeTokens;
   if (tokens) {
     impl.refreshResumeToken = () => {
-      const t = tokens.issue(opts.peerId);
+      const t = tokens.issue(opts.peerId, opts.auth.agentId);
       return { token: t.token, refreshIn: durationFromMillis(t.refreshInMs), expiresAt: { seconds: t.expiresAt / 1000, nanos: 0 } };
     };
   }
