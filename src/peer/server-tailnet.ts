@@ -160,8 +160,11 @@ export class ServerTailnet implements AgentDialer {
       if (this.closed) throw peerError('closed', 'server tailnet is closed');
       const entry = this.ensureAgent(agentId.toLowerCase());
       if (entry.connections === 0 && entry.session && this.clock.now() - entry.lastActive > (this.opts.refreshAfterMs ?? 240_000)) {
-        // The agent may have pruned us (no handshake for 5 min): refresh our node first.
+        // The agent may have pruned us (no handshake for 5 min) and dropped its keys: refresh our
+        // node and start over with a fresh WireGuard peer, so the first packet is a handshake.
         this.announce();
+        entry.session.close();
+        entry.session = null;
       }
       entry.connections++; // holds the entry against the idle sweep while dialing
       this.cancelIdle(entry);

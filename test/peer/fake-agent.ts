@@ -18,6 +18,8 @@ export interface FakeAgent {
   device: Device;
   nodeKey: Uint8Array;
   peers(): number;
+  /** Forgets a client peer (keys and all) until its node is delivered again, like the agent's 5-minute prune. */
+  evict(nodeKeyHex: string): void;
   close(): void;
 }
 
@@ -59,6 +61,15 @@ export async function startFakeAgent(serverUrl: string, token: string, regionId 
     device,
     nodeKey: kp.publicKey,
     peers: () => known.size,
+    evict(nodeKeyHex) {
+      known.delete(`nodekey:${nodeKeyHex}`);
+      for (const p of [...responders.keys()]) {
+        if (Buffer.from(p.publicKey).toString('hex') === nodeKeyHex) {
+          responders.delete(p);
+          device.removePeer(p.publicKey);
+        }
+      }
+    },
     close() {
       coord.ws.close();
       device.close();

@@ -51,7 +51,8 @@ describe('ServerTailnet lifecycle', () => {
       coordinator: s.app.coordinator,
       regionId: 999,
       logger: pino({ level: 'silent' }),
-      idleMs: 300,
+      idleMs: 1500,
+      refreshAfterMs: 150,
       reconnectMinMs: 50,
       metrics: createPeerMetrics(registry),
       connectDerp: async (key) => {
@@ -81,6 +82,18 @@ describe('ServerTailnet lifecycle', () => {
     const text = await registry.metrics();
     expect(text).toMatch(/tailnetd_peer_dials_total\{port="2",result="ok"\} 2/);
     expect(text).toMatch(/tailnetd_peer_derp_bytes_total\{direction="rx"\} [1-9]/);
+  });
+
+  it('after an idle spell re-announces our node and starts a fresh WireGuard session (agent may have evicted us)', async () => {
+    // Simulate the agent's eviction: it forgets our peer and keys, and re-adds us only when our node arrives again.
+    expect(await echoOnce(st, agentId, 'warm')).toBe('warm');
+    const before = st.peer.session(agents[0]!.nodeKey);
+    const seen = agents[0]!.coord.messages.length;
+    agents[0]!.evict(Buffer.from(st.publicKey).toString('hex'));
+    await new Promise((r) => setTimeout(r, 300)); // > refreshAfterMs, < idleMs
+    expect(await echoOnce(st, agentId, 'after-eviction')).toBe('after-eviction');
+    expect(agents[0]!.coord.messages.length).toBeGreaterThan(seen); // our node was delivered again
+    expect(st.peer.session(agents[0]!.nodeKey)).not.toBe(before);
   });
 
   it('reconnects to the relay after the DERP session is lost', async () => {
