@@ -5,6 +5,8 @@ go 1.25.6
 require (
 	cdr.dev/slog/v3 v3.0.0-rc1
 	github.com/coder/coder/v2 v2.30.0
+	github.com/coder/quartz v0.3.0
+	github.com/coder/websocket v1.8.14
 	github.com/google/uuid v1.6.0
 )
 
@@ -75,11 +77,9 @@ require (
 	github.com/clipperhouse/uax29/v2 v2.3.0 // indirect
 	github.com/coder/clistat v1.2.0 // indirect
 	github.com/coder/pretty v0.0.0-20230908205945-e89ba86370e0 // indirect
-	github.com/coder/quartz v0.3.0 // indirect
 	github.com/coder/retry v1.5.1 // indirect
 	github.com/coder/serpent v0.13.0 // indirect
 	github.com/coder/terraform-provider-coder/v2 v2.13.1 // indirect
-	github.com/coder/websocket v1.8.14 // indirect
 	github.com/coreos/go-iptables v0.6.0 // indirect
 	github.com/coreos/go-oidc/v3 v3.17.0 // indirect
 	github.com/creack/pty v1.1.21 // indirect

@@ -30,6 +30,14 @@ import (
 	"testing"
 	"time"
 
+	"cdr.dev/slog/v3"
+	"cdr.dev/slog/v3/sloggers/sloghuman"
+	"github.com/coder/quartz"
+	"github.com/coder/websocket"
+	"github.com/google/uuid"
+
+	"github.com/coder/coder/v2/codersdk"
+	"github.com/coder/coder/v2/codersdk/workspacesdk"
 	"github.com/coder/coder/v2/tailnet"
 )
 
@@ -134,8 +142,7 @@ func testCurrentClientToV1Agent(t *testing.T) {
 	})
 	waitStatus(ctx, t, s, user.APIKey, agentID, "connected", "v0.19.0")
 
-	conn := dialCurrent(ctx, t, s, user.APIKey, agentID, "client-v2")
-	tn := conn.TailnetConn()
+	tn := dialCurrentNoWait(ctx, t, s, user.APIKey, agentID, "client-v2")
 	reach, cancelReach := context.WithTimeout(ctx, 60*time.Second)
 	defer cancelReach()
 	if !tn.AwaitReachable(reach, legacyAgentIP) {
@@ -156,11 +163,65 @@ func testCurrentClientToV1Agent(t *testing.T) {
 	defer c.Close()
 	d := echoRoundTrip(t, c, 1<<20)
 	t.Logf("current client → v0.19.0 agent: ping via DERP region %d, 1 MiB echoed in %s", pong.DERPRegionID, d.Round(time.Millisecond))
+}
 
-	// What the stock current SDK would do: dial the UUID-derived address,
-	// which the 2023 agent does not own (Coder's own incompatibility).
-	short, cancelShort := context.WithTimeout(ctx, 3*time.Second)
-	defer cancelShort()
-	t.Logf("stock AgentConn.AwaitReachable(UUID-derived %s) = %v (expected false: the v0.19.0 agent only owns %s)",
-		tailnet.TailscaleServicePrefix.AddrFromUUID(agentID), conn.AwaitReachable(short), legacyAgentIP)
+// dialCurrentNoWait builds the client side the way the current
+// workspacesdk.Client.DialAgent does (GET /{agent}/connection, tailnet v2
+// controller on /{agent}/coordinate?version=2.0 with resume tokens,
+// tunnel-source coordination to agentID, DERP map stream) but returns the
+// tailnet.Conn once the control plane is connected, without DialAgent's final
+// wait for the agent's UUID-derived address, which a v0.19.0 agent does not own.
+func dialCurrentNoWait(ctx context.Context, t *testing.T, s *server, apiKey string, agentID uuid.UUID, name string) *tailnet.Conn {
+	t.Helper()
+	s.requireRoute(t, fmt.Sprintf("/api/v2/workspaceagents/%s/coordinate?version=2.0", agentID), apiKey)
+	logFile, err := os.Create(filepath.Join(testLogDir(t), name+".log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = logFile.Close() })
+	logger := slog.Make(sloghuman.Sink(logFile)).Leveled(slog.LevelDebug)
+	client := codersdk.New(s.URL)
+	client.SetSessionToken(apiKey)
+	client.SetLogger(logger.Named("sdk"))
+	wsc := workspacesdk.New(client)
+	info, err := wsc.AgentConnectionInfo(ctx, agentID)
+	if err != nil {
+		t.Fatalf("GET /workspaceagents/%s/connection: %v", agentID, err)
+	}
+	wsOpts := &websocket.DialOptions{HTTPClient: client.HTTPClient, CompressionMode: websocket.CompressionDisabled}
+	client.SessionTokenProvider.SetDialOption(wsOpts)
+	coordURL, _ := s.URL.Parse(fmt.Sprintf("/api/v2/workspaceagents/%s/coordinate", agentID))
+	dialer := workspacesdk.NewWebsocketDialer(logger, coordURL, wsOpts)
+	controller := tailnet.NewController(logger, dialer)
+	controller.ResumeTokenCtrl = tailnet.NewBasicResumeTokenController(logger, quartz.NewReal())
+	wsc.RewriteDERPMap(info.DERPMap)
+	conn, err := tailnet.NewConn(&tailnet.Options{
+		Addresses:      []netip.Prefix{netip.PrefixFrom(tailnet.TailscaleServicePrefix.RandomAddr(), 128)},
+		DERPMap:        info.DERPMap,
+		Logger:         logger,
+		BlockEndpoints: true,
+	})
+	if err != nil {
+		t.Fatalf("tailnet.NewConn: %v", err)
+	}
+	coord := tailnet.NewTunnelSrcCoordController(logger, conn)
+	coord.AddDestination(agentID)
+	controller.CoordCtrl = coord
+	controller.DERPCtrl = tailnet.NewBasicDERPController(logger, wsc, conn)
+	runCtx, cancel := context.WithCancel(context.Background())
+	controller.Run(runCtx)
+	t.Cleanup(func() {
+		cancel()
+		<-controller.Closed()
+		_ = conn.Close()
+	})
+	select {
+	case err := <-dialer.Connected():
+		if err != nil {
+			t.Fatalf("tailnet v2 control plane: %v", err)
+		}
+	case <-ctx.Done():
+		t.Fatalf("tailnet v2 control plane not connected: %v", ctx.Err())
+	}
+	return conn
 }
