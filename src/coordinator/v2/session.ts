@@ -10,6 +10,7 @@
  * queue is flushed. Request-side failures are counted by close reason.
  */
 import type { RpcContext, ServerStream } from '../../rpc/drpc/mux.js';
+import type { TimerHandle } from '../../util/clock.js';
 import { nodeFromProto, nodeToProto } from '../../rpc/convert/node.js';
 import { uuidFromBytes, uuidToBytes } from '../../rpc/convert/uuid.js';
 import * as tp from '../../rpc/proto/tailnet.js';
@@ -118,7 +119,13 @@ class V2Session implements PeerSink {
       void this.readLoop(this.peer);
     }
     await this.done;
-    if (this.reason !== 'queue_overflow') await this.drain();
+    if (this.reason !== 'queue_overflow') {
+      // A peer that stopped reading must not hold up the handler (or coordinator shutdown) forever.
+      let timer: TimerHandle | null = null;
+      const timeout = new Promise<void>((r) => (timer = this.coord.clock.setTimeout(r, this.coord.settings.writeTimeoutMs)));
+      await Promise.race([this.drain(), timeout]);
+      (timer as TimerHandle | null)?.cancel();
+    }
     this.coord.metrics.closed('v2', this.reason ?? 'peer_closed');
   }
 
