@@ -36,10 +36,19 @@ func TestServerPeer(t *testing.T) {
 	}
 	defer portLn.Close()
 	listenPort := uint16(portLn.Addr().(*net.TCPAddr).Port)
+	// A port one of the agent's apps uses: tailnetd must leave it out, as coderd does.
+	appLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer appLn.Close()
+	appPort := uint16(appLn.Addr().(*net.TCPAddr).Port)
 
 	s := startServer(t)
 	user := s.createUser(t, "carol")
-	ws := s.createWorkspace(t, "carol", "peer", agentSpec{Name: "main", Auth: "token", Directory: "~"})
+	ws := s.createWorkspace(t, "carol", "peer", agentSpec{Name: "main", Auth: "token", Directory: "~", Apps: []appSpec{{
+		Slug: "app", DisplayName: "App", URL: fmt.Sprintf("http://127.0.0.1:%d/", appPort),
+	}}})
 	agentID := ws.Agents[0].ID
 	client := s.userClient(user.APIKey)
 
@@ -50,7 +59,7 @@ func TestServerPeer(t *testing.T) {
 		t.Fatalf("listening-ports before the agent connects: %v, want 400 status text", err)
 	}
 
-	startAgent(t, s, ws.Agents[0].Token)
+	agent := startAgent(t, s, ws.Agents[0].Token)
 	eventually(t, 60*time.Second, 250*time.Millisecond, "agent connected", func() error {
 		a, err := client.WorkspaceAgent(ctx, agentID)
 		if err != nil {
@@ -72,13 +81,23 @@ func TestServerPeer(t *testing.T) {
 		if err != nil {
 			return err
 		}
+		found := false
 		for _, p := range sp.Ports {
+			if p.Port == appPort {
+				return fmt.Errorf("ports %+v include the app's port %d", sp.Ports, appPort)
+			}
+			if p.Port < 9 {
+				return fmt.Errorf("ports %+v include port %d < 9", sp.Ports, p.Port)
+			}
 			if p.Port == listenPort && p.Network == "tcp" {
-				firstPorts = time.Since(t0)
-				return nil
+				found = true
 			}
 		}
-		return fmt.Errorf("ports %+v lack tcp/%d", sp.Ports, listenPort)
+		if !found {
+			return fmt.Errorf("ports %+v lack tcp/%d", sp.Ports, listenPort)
+		}
+		firstPorts = time.Since(t0)
+		return nil
 	})
 	t.Logf("listening-ports via tailnetd: ready %s after the agent connected; successful call took %s", time.Since(start).Round(time.Millisecond), firstPorts.Round(time.Millisecond))
 
@@ -120,6 +139,34 @@ func TestServerPeer(t *testing.T) {
 	readUntil(t, pty2, "second-25", 20*time.Second)
 	typeInto(t, pty2, "exit\r")
 	_ = pty2.Close()
+
+	// The agent restarts (new node key): tailnetd follows the new node to a new session.
+	agent.stop(t)
+	agent = startAgent(t, s, ws.Agents[0].Token)
+	restarted := time.Now()
+	eventually(t, 60*time.Second, 500*time.Millisecond, "PTY through tailnetd after an agent restart", func() error {
+		c, err := client.WorkspaceAgentReconnectingPTY(ctx, agentID, uuid.New(), 24, 80, "sh")
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		b, _ := json.Marshal(codersdk.ReconnectingPTYRequest{Data: "echo again-$((2*4))\r"})
+		if _, err := c.Write(b); err != nil {
+			return err
+		}
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		var out bytes.Buffer
+		buf := make([]byte, 4096)
+		for !bytes.Contains(out.Bytes(), []byte("again-8")) {
+			n, err := c.Read(buf)
+			out.Write(buf[:n])
+			if err != nil {
+				return fmt.Errorf("%v after %q", err, out.String())
+			}
+		}
+		return nil
+	})
+	t.Logf("PTY via tailnetd works again %s after the agent restarted", time.Since(restarted).Round(time.Millisecond))
 
 	// A bad reconnect id is refused before the upgrade with coderd's text.
 	bad, _ := client.URL.Parse(fmt.Sprintf("/api/v2/workspaceagents/%s/pty?reconnect=nope", agentID))
