@@ -43,6 +43,11 @@ export const optionDefs: OptionDef[] = [
   opt('shutdownGraceMs', 'shutdown-grace-period', ['TAILNETD_SHUTDOWN_GRACE_PERIOD_MS'], 'How long a SIGTERM drain may take before stragglers are cut (ms).', durationMs.default(15_000)),
   opt('derpMeshKey', 'derp-mesh-key', ['TAILNETD_DERP_MESH_KEY'], 'Shared key that lets replicas mesh their DERP relays.', z.string().min(1).optional(), true),
   opt('derpVerifyClients', 'derp-verify-clients', ['TAILNETD_DERP_VERIFY_CLIENTS'], 'Only admit DERP clients whose node key the coordinator knows (fail closed).', bool.default(false)),
+  opt('redisUrl', 'redis-url', ['TAILNETD_REDIS_URL'], 'Redis URL; turns on the sharded coordinator (replicas share peers over Redis pub/sub) and DERP mesh discovery.', z.string().url().optional(), true),
+  opt('redisPrefix', 'redis-prefix', ['TAILNETD_REDIS_PREFIX'], 'Prefix of every Redis key and channel tailnetd uses (one per deployment).', z.string().min(1).max(64).default('tailnetd:')),
+  opt('shardHeartbeatMs', 'shard-heartbeat-interval', ['TAILNETD_SHARD_HEARTBEAT_MS'], 'Coordinator shard heartbeat period (ms); 3 missed beats mark a replica lost and fence a replica cut off from Redis.', durationMs.min(100).default(2000)),
+  opt('derpRelayUrl', 'derp-relay-url', ['TAILNETD_DERP_RELAY_URL', 'CODER_DERP_SERVER_RELAY_URL'], 'URL other replicas reach this replica\'s DERP relay at (announced in Redis for meshing).', z.string().url().optional()),
+  opt('derpMeshWith', 'derp-mesh-with', ['TAILNETD_DERP_MESH_WITH'], 'Comma-separated DERP URLs to mesh with in addition to the replicas found in Redis.', z.string().default('')),
   opt('stunAddress', 'stun-address', ['TAILNETD_STUN_ADDRESS'], 'UDP host:port of the STUN responder; empty turns it off.', z.union([z.literal(''), hostPort]).default('127.0.0.1:3478')),
 ];
 
@@ -102,6 +107,11 @@ export interface ServerConfig {
   shutdownGraceMs: number;
   readCacheTtlMs: number;
   derpMeshKey?: string;
+  redisUrl?: string;
+  redisPrefix: string;
+  shardHeartbeatMs: number;
+  derpRelayUrl?: string;
+  derpMeshWith: string;
   derpVerifyClients: boolean;
   identity: IdentityConfig;
   derpMap: DerpMapConfig;
