@@ -243,6 +243,17 @@ describe('tailnet v2 coordinate', () => {
       rpc.close();
     });
 
+    it('a node too large for v1 peers (32 KiB of JSON) is refused', async () => {
+      const a = await newAgent();
+      const cl = await dialClient(a.id);
+      const cc = await cl.coordinate();
+      const n = protoNode();
+      n.endpoints = Array.from({ length: 2000 }, (_, i) => `192.0.2.${i % 250}:${10000 + i}`);
+      await cc.send({ updateSelf: { node: n } });
+      expect(await cc.untilError()).toMatch(/^failed to convert node: node too large/);
+      cl.close();
+    });
+
     it('malformed protobuf ends only that stream, with an error, and is counted', async () => {
       const a = await newAgent();
       const ag = await agentPeer(a);

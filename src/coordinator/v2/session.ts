@@ -17,7 +17,7 @@ import * as tp from '../../rpc/proto/tailnet.js';
 import type { Coordinator } from '../coordinator.js';
 import type { Peer } from '../core.js';
 import type { CloseReason } from '../errors.js';
-import { nodeRecord } from '../node.js';
+import { MAX_NODE_JSON, nodeRecord } from '../node.js';
 import type { CoordinateResponse, PeerId, PeerKind, PeerSink, UpdateKind } from '../types.js';
 import { authorizeRequest, type TunnelAuth } from './auth.js';
 
@@ -168,6 +168,11 @@ class V2Session implements PeerSink {
         record = nodeRecord(nodeFromProto(req.updateSelf.node));
       } catch (err) {
         this.fatal(peer, 'bad_node', `failed to convert node: ${err instanceof Error ? err.message : String(err)}`);
+        return false;
+      }
+      // v1 peers read at most 32 KiB per message: a node they could not receive is refused here.
+      if (record.json.length > MAX_NODE_JSON) {
+        this.fatal(peer, 'bad_node', `failed to convert node: node too large (${record.json.length} bytes of JSON)`);
         return false;
       }
       this.coord.metrics.updateIn(this.kind, record.json.length);
