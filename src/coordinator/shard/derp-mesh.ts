@@ -10,7 +10,7 @@
  */
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { startMeshLink, type MeshLink } from '../../derp/mesh.js';
+import { startMeshLink, type MeshLink, type MeshLinkOptions } from '../../derp/mesh.js';
 import type { DerpServer } from '../../derp/server.js';
 
 export interface DerpMeshOptions {
@@ -27,6 +27,8 @@ export interface DerpMeshOptions {
   prefix?: string;
   intervalMs?: number;
   linkRetryMs?: number;
+  /** DERP client options for the links (e.g. `tls: {ca}` for a private CA). */
+  linkClient?: MeshLinkOptions['client'];
   logger: Logger;
 }
 
@@ -84,7 +86,7 @@ export class DerpMeshManager {
     for (const u of want) {
       if (this.links.has(u)) continue;
       this.o.logger.info({ url: u }, 'derp mesh: linking');
-      this.links.set(u, startMeshLink(this.o.derp, { url: u, meshKey: this.o.meshKey, privateKey: this.o.privateKey, logger: this.o.logger, retryMs: this.o.linkRetryMs ?? 1000 }));
+      this.links.set(u, startMeshLink(this.o.derp, { url: u, meshKey: this.o.meshKey, privateKey: this.o.privateKey, logger: this.o.logger, retryMs: this.o.linkRetryMs ?? 1000, ...(this.o.linkClient ? { client: this.o.linkClient } : {}) }));
     }
     for (const [u, l] of this.links) {
       if (want.has(u)) continue;
