@@ -34,6 +34,7 @@ describe('tailnet v2 liveness', () => {
     await new Promise((r) => setTimeout(r, 1200));
     rpc.ws.resume();
     expect(await rpc.closed).toEqual({ code: 1001, reason: 'ping timeout' });
+    expect(await s.app.registry.getSingleMetricAsString('tailnetd_rpc_monitor_closes_total')).toMatch(/reason="ping_timeout"\} 1/);
     await eventually(async () => (await status()) === 'disconnected', 'disconnected');
   });
 

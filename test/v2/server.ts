@@ -12,6 +12,7 @@ import type { UpgradeRoute } from '../../src/api/http/router.js';
 import { authenticateUser, loadAgentParam } from '../../src/api/auth.js';
 import { negotiateVersion } from '../../src/rpc/version.js';
 import { GitAuthService } from '../../src/gitauth/service.js';
+import { createRpcMetrics } from '../../src/metrics/rpc.js';
 
 export interface V2TestServer extends TestServer {
   derpMap: DerpMapProvider;
@@ -45,6 +46,7 @@ export async function startV2TestServer(opts: TestServerOptions = {}): Promise<V
       resumeTokens: new ResumeTokenProvider(app.clock),
       blockDirect: derpMap.disableStun,
       derpForceWebsockets: app.config.derpMap.forceWebsockets,
+      rpcMetrics: createRpcMetrics(app.registry),
     });
     for (const r of endpoints.routes) app.router.add(r);
     // Route ?version=2.x on the client coordinate route to v2 (what coordinateV2 in src/app.ts does).

@@ -97,6 +97,8 @@ describe('v2 transport through /me/rpc', () => {
     const m = await rpc.unary(ap.AgentMethods.GetManifest, ap.GetManifestRequest, ap.Manifest, {});
     expect(m.agentName).toBe('main');
     expect(agentId).toBeTruthy();
+    expect(await s.app.registry.getSingleMetricAsString('tailnetd_rpc_protocol_errors_total')).toMatch(/tailnetd_rpc_protocol_errors_total\{code="[a-z_]+"\} [1-9]/);
+    expect(await s.app.registry.getSingleMetricAsString('tailnetd_rpc_calls_total')).toMatch(/method="\/coder.agent.v2.Agent\/GetManifest",outcome="ok"\} [1-9]/);
     rpc.close();
   });
 });

@@ -23,6 +23,8 @@ import { checkOrigin, storeRecorder, type CoordinateDeps } from './coordinate.js
 import { AgentConnectionMonitor } from '../../coordinator/agent-connection.js';
 import { createTailnetService, type DerpMapFeed, type ResumeTokenProvider } from '../../coordinator/v2/index.js';
 import { createAgentService } from '../../agentapi/index.js';
+import { createRpcMetrics, type RpcMetrics } from '../../metrics/rpc.js';
+import { Registry } from 'prom-client';
 import { negotiateVersion, registerAgentService, registerTailnetService, RpcMux, serveRpcOverWebSocket, type RpcConnection } from '../../rpc/index.js';
 
 export interface RpcDeps extends CoordinateDeps {
@@ -31,6 +33,8 @@ export interface RpcDeps extends CoordinateDeps {
   /** Deployment "block direct" (Manifest.disable_direct_connections). */
   blockDirect: boolean;
   derpForceWebsockets: boolean;
+  /** Metrics of the v2 endpoints (createRpcMetrics(registry)); omitted = not recorded. */
+  rpcMetrics?: RpcMetrics;
 }
 
 /** Same option set as Coder's: no compression, reads ≥ one 4 MiB dRPC packet. */
@@ -95,6 +99,18 @@ export function rpcEndpoints(deps: RpcDeps, connections = new RpcConnections()):
   const agentPath = '/api/v2/workspaceagents/me/rpc';
   const clientPath = '/api/v2/workspaceagents/{workspaceagent}/coordinate';
   const err = (description: string) => ({ description, schema: errorSchema });
+  const metrics = deps.rpcMetrics ?? createRpcMetrics(new Registry());
+  const serveOpts = {
+    logger,
+    clock: deps.clock,
+    onCallEnd: (method: string, outcome: 'ok' | 'error' | 'unimplemented' | 'cancelled') => metrics.call(method, outcome),
+    onProtocolError: (code: string) => metrics.protocolError(code),
+  };
+  const track = (route: string, conn: RpcConnection): void => {
+    connections.add(conn);
+    metrics.connections.inc({ route });
+    void conn.closed.then(() => metrics.connections.dec({ route }));
+  };
 
   const upgradeTo = (path: string, serve: (ws: WebSocket) => Promise<unknown>) => (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     wss.handleUpgrade(req, socket, head, (ws) => {
@@ -133,11 +149,12 @@ export function rpcEndpoints(deps: RpcDeps, connections = new RpcConnections()):
         name: a.name,
         auth: { kind: 'agent', agentId: a.agentId },
         onCoordinatorClosed: () => conn?.close(1001, 'coordinator closed'),
+        onTelemetry: (n) => metrics.telemetryEvents(n),
       }),
     );
     const timing = coord.settings.agentConnection;
-    conn = serveRpcOverWebSocket(ws, mux, { logger, clock: deps.clock, keepaliveIntervalMs: null });
-    connections.add(conn);
+    conn = serveRpcOverWebSocket(ws, mux, { ...serveOpts, keepaliveIntervalMs: null });
+    track('agent', conn);
     let closing = false;
     const closeWith = (code: number, reason: string): void => {
       if (closing) return;
@@ -148,6 +165,7 @@ export function rpcEndpoints(deps: RpcDeps, connections = new RpcConnections()):
     let lastPong = deps.clock.now();
     const ticker = deps.clock.setInterval(() => {
       if (deps.clock.now() - lastPong > timing.inactiveTimeoutMs) {
+        if (!closing) metrics.monitorClose('ping_timeout');
         closeWith(1001, 'ping timeout');
         return;
       }
@@ -159,6 +177,8 @@ export function rpcEndpoints(deps: RpcDeps, connections = new RpcConnections()):
     if (a.isAgent) {
       connections.agentUp(a.agentId);
       monitor = new AgentConnectionMonitor(a.agentId, recorder, deps.clock, timing, (f) => {
+        if (closing) return;
+        metrics.monitorClose(f.kind === 'not_latest_build' ? 'build_outdated' : 'recorder_error');
         if (f.kind === 'not_latest_build') closeWith(1001, 'build is outdated');
         else closeWith(1011, f.message);
       });
@@ -230,10 +250,11 @@ export function rpcEndpoints(deps: RpcDeps, connections = new RpcConnections()):
           auth: { kind: 'client', agentId },
           resumeTokens: deps.resumeTokens,
           onCoordinatorClosed: () => conn?.close(1001, 'coordinator closed'),
+          onTelemetry: (n) => metrics.telemetryEvents(n),
         }),
       );
-      conn = serveRpcOverWebSocket(ws, mux, { logger, clock: deps.clock, wsHeartbeatMs: CLIENT_HEARTBEAT_MS });
-      connections.add(conn);
+      conn = serveRpcOverWebSocket(ws, mux, { ...serveOpts, wsHeartbeatMs: CLIENT_HEARTBEAT_MS });
+      track('client', conn);
       await conn.closed;
     });
   };
