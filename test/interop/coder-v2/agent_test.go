@@ -5,8 +5,9 @@ package interop
 // through tailnetd's REST API: status connected, lifecycle ready, version;
 // stats rows written; the startup script's output (BatchCreateLogs) and a
 // metadata result (BatchUpdateMetadata) stored — read through Coder's read
-// routes when tailnetd offers them, else from its SQLite file. SIGTERM must
-// walk the lifecycle to off and the status to disconnected.
+// routes when tailnetd offers them, else from its SQLite file. After a
+// tailnetd restart the agent must be connected again; SIGTERM must walk the
+// lifecycle to off and the status to disconnected.
 
 import (
 	"context"
@@ -153,6 +154,29 @@ func TestCurrentAgent(t *testing.T) {
 			return nil
 		})
 	}
+
+	// Server restart: the agent redials /me/rpc and re-runs its routines.
+	// A fresh last_connected_at (written only by the new connection's
+	// monitor) proves the reconnect, not a status left over from before.
+	s.restart(t)
+	restarted := time.Now()
+	eventually(t, 60*time.Second, 500*time.Millisecond, "agent connected again after a tailnetd restart", func() error {
+		_, body, err := s.agent(ctx, user.APIKey, agentID)
+		if err != nil {
+			return err
+		}
+		var v struct {
+			agentView
+			LastConnectedAt time.Time `json:"last_connected_at"`
+		}
+		if err := json.Unmarshal(body, &v); err != nil {
+			return err
+		}
+		if v.Status != "connected" || v.LifecycleState != "ready" || !v.LastConnectedAt.After(restarted.Add(time.Second)) {
+			return fmt.Errorf("status %q lifecycle %q last_connected_at %s (restart at %s)", v.Status, v.LifecycleState, v.LastConnectedAt, restarted.UTC())
+		}
+		return nil
+	})
 
 	agent.stop(t)
 	eventually(t, 20*time.Second, 500*time.Millisecond, "lifecycle off and status disconnected after SIGTERM", func() error {

@@ -147,6 +147,7 @@ type server struct {
 	dataDir string
 	env     []string
 	logDir  string
+	starts  int
 	stop    func()
 }
 
@@ -180,9 +181,25 @@ func startServer(t *testing.T, extraEnv ...string) *server {
 	return s
 }
 
+// restart stops tailnetd (SIGTERM) and starts it again on the same address
+// and data directory.
+func (s *server) restart(t *testing.T) {
+	t.Helper()
+	if s.stop != nil {
+		s.stop()
+		s.stop = nil
+	}
+	s.start(t)
+}
+
 func (s *server) start(t *testing.T) {
 	t.Helper()
-	logFile, err := os.Create(filepath.Join(s.logDir, "tailnetd.log"))
+	s.starts++
+	name := "tailnetd.log"
+	if s.starts > 1 {
+		name = fmt.Sprintf("tailnetd-%d.log", s.starts)
+	}
+	logFile, err := os.Create(filepath.Join(s.logDir, name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,6 +243,12 @@ func (s *server) start(t *testing.T) {
 		close(exited)
 	}()
 	s.stop = func() {
+		sent := time.Now()
+		defer func() {
+			if d := time.Since(sent); d > 3*time.Second {
+				t.Logf("NOTE: tailnetd took %s to exit after SIGTERM", d.Round(100*time.Millisecond))
+			}
+		}()
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		select {
 		case <-exited:
