@@ -71,11 +71,13 @@ export function listeningPortsRoutes(deps: ListeningPortsDeps): HttpRoute[] {
         try {
           socket = await deps.tailnet.dial(context.agent.id, AGENT_PORT_HTTP_API);
         } catch (e) {
+          deps.logger.warn({ agent_id: context.agent.id, err: e instanceof Error ? e.message : String(e) }, 'listening-ports: dialing the agent failed');
           throw apiError(500, 'Internal error dialing workspace agent.', e instanceof Error ? e.message : String(e));
         }
         try {
           ports = await fetchListeningPorts(socket);
         } catch (e) {
+          deps.logger.warn({ agent_id: context.agent.id, err: e instanceof Error ? e.message : String(e) }, 'listening-ports: agent HTTP API failed');
           throw apiError(500, 'Internal error fetching listening ports.', e instanceof Error ? e.message : String(e));
         } finally {
           socket.destroy();

@@ -100,15 +100,14 @@ export function ptyRoutes(deps: PtyDeps): UpgradeRoute[] {
       const finish = (code: number, reason: string): void => {
         if (ended) return;
         ended = true;
-        ping.unref?.();
-        clearInterval(ping);
+        ping.cancel();
         agent?.destroy();
         ws.resume(); // a paused socket would never read the peer's close frame (30 s close timeout)
         if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) ws.close(code, closeReason(reason));
         else ws.terminate();
         resolveDone();
       };
-      const ping = setInterval(() => {
+      const ping = deps.clock.setInterval(() => {
         if (awaitingPong) {
           ws.terminate();
           finish(1011, 'ping timeout');
@@ -177,6 +176,7 @@ export function ptyRoutes(deps: PtyDeps): UpgradeRoute[] {
           const code = (e as { code?: string } | null)?.code;
           // Getting a connection to the agent at all vs. opening port 2 on it (coderd's two stages).
           const stage = code === 'no_agent_node' || code === 'closed' || (code === 'unreachable' && /DERP/.test(msg)) ? 'dial workspace agent' : 'dial';
+          log.warn({ agent_id: r.agentId, err: msg, code }, 'pty: dialing the agent failed');
           finish(1011, `${stage}: ${msg}`);
         },
       );
