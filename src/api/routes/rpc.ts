@@ -21,6 +21,7 @@ import { authenticateAgent } from '../auth.js';
 import { errorSchema } from '../schemas.js';
 import { checkOrigin, storeRecorder, type CoordinateDeps } from './coordinate.js';
 import { AgentConnectionMonitor } from '../../coordinator/agent-connection.js';
+import { truncateCloseReason } from '../../coordinator/errors.js';
 import { createTailnetService, type DerpMapFeed, type ResumeTokenProvider } from '../../coordinator/v2/index.js';
 import { createAgentService } from '../../agentapi/index.js';
 import { createRpcMetrics, type RpcMetrics } from '../../metrics/rpc.js';
@@ -180,7 +181,7 @@ export function rpcEndpoints(deps: RpcDeps, connections = new RpcConnections()):
         if (closing) return;
         metrics.monitorClose(f.kind === 'not_latest_build' ? 'build_outdated' : 'recorder_error');
         if (f.kind === 'not_latest_build') closeWith(1001, 'build is outdated');
-        else closeWith(1011, f.message);
+        else closeWith(1011, truncateCloseReason(f.message));
       });
       monitor.start();
     }
