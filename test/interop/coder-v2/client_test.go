@@ -5,9 +5,11 @@ package interop
 // /{agent}/connection, BlockEndpoints so only DERP can carry packets) reaches
 // the current agent through tailnetd: disco ping answered over DERP (not p2p),
 // then 4 MiB echoed over tailnet TCP through the agent's port forwarding to a
-// local echo server; the agent then reports non-empty stats.
+// local echo server; after a tailnetd restart the same connection carries a
+// new TCP stream; the agent reports non-empty stats.
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -95,6 +97,27 @@ func TestCurrentClient(t *testing.T) {
 	const n = 4 << 20
 	d := echoRoundTrip(t, c, n)
 	t.Logf("%d bytes echoed through tailnetd's DERP in %s", n, d.Round(time.Millisecond))
+
+	// tailnetd restart: the client's controller redials /coordinate with its
+	// resume token and the agent redials /me/rpc; the old tailnet.Conn must
+	// carry a new TCP connection afterwards.
+	s.restart(t)
+	eventually(t, 60*time.Second, time.Second, "tailnet TCP through tailnetd after its restart", func() error {
+		dctx, dcancel := context.WithTimeout(ctx, 10*time.Second)
+		defer dcancel()
+		c2, err := conn.DialContext(dctx, "tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			return err
+		}
+		defer c2.Close()
+		echoRoundTrip(t, c2, 64<<10)
+		return nil
+	})
+	// coderd keeps its resume-token signing key in the database, so tokens
+	// survive a restart and the client keeps its peer ID.
+	if b, err := os.ReadFile(filepath.Join(testLogDir(t), "client-v2.log")); err == nil && bytes.Contains(b, []byte("server replied invalid resume token")) {
+		t.Logf("NOTE: tailnetd refused the client's resume token after its restart (client-v2.log: %q); the client redialled without one, as a new peer", "server replied invalid resume token")
+	}
 
 	eventually(t, 30*time.Second, time.Second, "non-empty stats after the transfer", func() error {
 		rows, err := s.sqlite("SELECT count(*) AS n FROM workspace_agent_stats WHERE agent_id = ? AND (rx_bytes > 0 OR tx_bytes > 0)", agentID.String())
