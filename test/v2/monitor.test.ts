@@ -38,6 +38,22 @@ describe('tailnet v2 liveness', () => {
     await eventually(async () => (await status()) === 'disconnected', 'disconnected');
   });
 
+  it('two /me/rpc sockets of one agent: closing the older one keeps the agent connected', async () => {
+    const b = await s.workspace(owner.username, [{ name: 'main' }]);
+    const agent = b.agents[0]!;
+    const dial = () => RpcClient.dial(s.url, '/api/v2/workspaceagents/me/rpc', { token: agent.token!, query: { version: '2.8', role: 'agent' } });
+    const status = async () => ((await (await s.request(`/api/v2/workspaceagents/${agent.id}`, { token: owner.key })).json()) as { status: string }).status;
+    const first = await dial();
+    await eventually(async () => (await status()) === 'connected', 'connected');
+    const second = await dial();
+    first.close();
+    await first.closed;
+    await new Promise((r) => setTimeout(r, 600));
+    expect(await status()).toBe('connected');
+    second.close();
+    await eventually(async () => (await status()) === 'disconnected', 'disconnected');
+  });
+
   it('a client that stops reading is dropped with "failed update"; the agent is unaffected', async () => {
     const b = await s.workspace(owner.username, [{ name: 'main' }]);
     const agent = b.agents[0]!;
