@@ -54,7 +54,7 @@ function run(cmd: string, argv: string[], cwd: string): string {
 
 const testBin = join(work, 'coder.test');
 if (!process.env['CODER_AGENT_BIN']) {
-  run('go', ['build', '-p', '1', '-ldflags', '-X github.com/coder/coder/buildinfo.tag=0.19.0', '-o', join(work, 'coder-agent'), './cmd/coder-agent'], mod);
+  run('go', ['build', '-p', '1', '-buildvcs=false', '-ldflags', '-X github.com/coder/coder/buildinfo.tag=0.19.0', '-o', join(work, 'coder-agent'), './cmd/coder-agent'], mod);
   env['CODER_AGENT_BIN'] = join(work, 'coder-agent');
 }
 run('go', ['test', '-p', '1', '-c', '-o', testBin, '.'], mod);
