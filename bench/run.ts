@@ -9,6 +9,8 @@ const benches: Record<string, string> = {
   api: 'bench/api.ts',
   coordinator: 'bench/coordinator/run.ts',
   derp: 'bench/derp/run.ts',
+  'coordinator-sharded': 'bench/coordinator/cross-shard.ts',
+  peer: 'bench/peer.ts',
 };
 
 const wanted = process.argv.slice(2);
