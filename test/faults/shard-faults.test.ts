@@ -57,6 +57,26 @@ describe('shard faults', { timeout: 90_000 }, () => {
     await c.waitReady();
   });
 
+  it('Redis gone past the heartbeat window: shards fence (1012, jittered), then unfence; peers return and converge', async () => {
+    const c = (cluster = await startCluster(3, redis.url, { hbMs: 1000 }));
+    await c.fleet.start(AGENTS, CLIENTS_PER);
+    expect(await c.fleet.converge(15_000)).toBeGreaterThanOrEqual(0);
+    await redis.kill();
+    const fenced = await timeUntil(async () => (await Promise.all(c.procs.map((p) => p!.state()))).every((s) => s.stats.fences === 1), 10_000);
+    const closedBy1012 = [...c.fleet.agents, ...c.fleet.clients].filter((p) => p.closeCodes.includes(1012)).length;
+    await redis.spawn();
+    const t0 = Date.now();
+    await c.waitReady(15_000);
+    const converge = await c.fleet.converge(30_000);
+    const codes = [...c.fleet.agents, ...c.fleet.clients].flatMap((p) => p.closeCodes);
+    report('redis-gone-fencing', { codes: [...new Set(codes)].join('/'), peers: AGENTS * (1 + CLIENTS_PER), fence_ms: fenced, closed_1012: closedBy1012, ready_after_restart_ms: Date.now() - t0 - Math.max(0, converge), converge_ms: converge });
+    expect(fenced).toBeGreaterThanOrEqual(0);
+    expect(converge).toBeGreaterThanOrEqual(0);
+    // Fenced shards close with 1012; a socket cut while the shard is closing may surface as 1006 (no close frame).
+    expect(codes.filter((code) => code !== 1012 && code !== 1006)).toEqual([]);
+    expect(codes.filter((code) => code === 1012).length).toBeGreaterThan(0);
+  });
+
   it('Redis paused (SIGSTOP) for less than the heartbeat window: no fencing, 0 lost final states', async () => {
     const c = (cluster = await startCluster(3, redis.url, { hbMs: 2000 }));
     await c.fleet.start(AGENTS, CLIENTS_PER);
