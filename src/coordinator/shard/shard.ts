@@ -135,6 +135,9 @@ export class Shard implements CoreObserver {
           this.subscribed = true;
           this.lastSelfEcho = Date.now();
           if (!first) {
+            // Our own outage is not theirs: give every remote a fresh heartbeat window.
+            const now = Date.now();
+            for (const r of this.remotes.values()) r.lastSeen = now;
             this.isReady = false;
             this.requestResync('reconnect');
           }
@@ -393,7 +396,7 @@ export class Shard implements CoreObserver {
         if (t - r.lastSeen > window) {
           this.counters.lostShards++;
           this.logger.warn({ remote: id }, 'shard missed heartbeats: its peers are LOST');
-          this.dropRemote(id, r);
+          this.dropRemote(id, r, false);
         }
       }
     }
@@ -478,9 +481,14 @@ export class Shard implements CoreObserver {
     if (cur !== undefined) this.scheduleReconcile(id, graceful);
   }
 
-  private dropRemote(shardId: string, r: Remote): void {
+  /**
+   * Forgets a remote shard's peers (LOST here). `dead` = that epoch ended for
+   * good (GOODBYE or replaced by a new epoch): its late messages are ignored.
+   * A shard dropped for silence is not dead: if it speaks again it is resynced.
+   */
+  private dropRemote(shardId: string, r: Remote, dead = true): void {
     this.remotes.delete(shardId);
-    this.deadEpochs.add(r.epoch);
+    if (dead) this.deadEpochs.add(r.epoch);
     if (this.deadEpochs.size > 1024) this.deadEpochs.delete(this.deadEpochs.values().next().value as string);
     for (const id of r.recs.keys()) this.scheduleReconcile(id);
     r.recs.clear();
