@@ -31,6 +31,9 @@ import { adminRoutes } from './api/routes/admin.js';
 import { gitAuthWebRoutes } from './api/routes/gitauth-web.js';
 import { healthRoutes } from './api/routes/health.js';
 import { coordinateRoutes } from './api/routes/coordinate.js';
+import { rpcEndpoints, type RpcConnections } from './api/routes/rpc.js';
+import { ResumeTokenProvider } from './coordinator/v2/index.js';
+import { createRpcMetrics } from './metrics/rpc.js';
 import { identityRoutes } from './api/routes/identity.js';
 import { derpRoutes } from './api/routes/derp.js';
 import { debugRoutes } from './api/routes/debug.js';
@@ -95,6 +98,7 @@ export class App {
   private metricsServer: Server | null = null;
   private stun: StunServer | null = null;
   private serverTailnet: { close(): void } | null = null;
+  private rpcConnections: RpcConnections | null = null;
   private draining = false;
   private stopped = false;
   accessUrl!: URL;
@@ -246,7 +250,13 @@ export class App {
     for (const route of healthRoutes({ notReadyReason: () => this.notReadyReason() })) r.add(route);
     for (const route of agentMeRoutes(deps)) r.add(route);
     for (const route of agentUserRoutes(deps)) r.add(route);
-    for (const route of coordinateRoutes({ ...deps, coordinatorImpl: this.coordinator, replicaId: this.replicaId, websockets })) r.add(route);
+    const rpc = rpcEndpoints({
+      ...deps, coordinatorImpl: this.coordinator, replicaId: this.replicaId, websockets, derpMapFeed: derpMap, resumeTokens: new ResumeTokenProvider(this.clock),
+      blockDirect: this.config.derpMap.disableStun, derpForceWebsockets: this.config.derpMap.forceWebsockets, rpcMetrics: createRpcMetrics(this.registry),
+    });
+    this.rpcConnections = rpc.connections;
+    for (const route of rpc.routes) r.add(route);
+    for (const route of coordinateRoutes({ ...deps, coordinatorImpl: this.coordinator, replicaId: this.replicaId, websockets, coordinateV2: rpc.clientCoordinateV2 })) r.add(route);
     for (const route of adminRoutes(deps)) r.add(route);
     for (const route of gitAuthWebRoutes(deps)) r.add(route);
     for (const route of debugRoutes(deps, () => this.coordinator.renderDebugPage())) r.add(route);
@@ -315,6 +325,7 @@ export class App {
     await Promise.allSettled([
       this.derp?.close({ restarting: { reconnectInMs: 1000 + Math.floor(Math.random() * 2000), tryForMs: 30_000 }, graceMs: Math.min(graceMs, 2000) }),
       this.coordinator.close(),
+      this.rpcConnections?.closeAll(),
       this.stun?.close(),
     ]);
     const cut = this.clock.setTimeout(() => this.httpServer?.closeAllConnections(), graceMs);
