@@ -43,6 +43,9 @@ import { startServerTailnet } from './peer/index.js';
 import { buildOpenApi } from './api/openapi.js';
 import { DerpMapProvider } from './derpmap/index.js';
 import { createCoordinator, type Coordinator } from './coordinator/index.js';
+import { Shard } from './coordinator/shard/shard.js';
+import { DerpMeshManager } from './coordinator/shard/derp-mesh.js';
+import { Redis } from 'ioredis';
 import { DerpServer, createDerpHttpHandlers, loadOrCreateServerKey, startStunServer, type StunServer } from './derp/index.js';
 import { createIdentityVerifiers, createInstanceIdentityHandlers, identityRateLimit } from './identity/index.js';
 import { VERSION } from './version.js';
@@ -92,12 +95,21 @@ function knownNodeKeys(coordinator: Coordinator, clock: Clock): (nodeKey: Buffer
   };
 }
 
+/** A replica's relay URL (Coder's CODER_DERP_SERVER_RELAY_URL is a base URL) → its DERP endpoint. */
+export function derpUrlOf(relayUrl: string): string {
+  const u = new URL(relayUrl);
+  if (u.pathname === '/' || u.pathname === '') u.pathname = '/derp';
+  return u.toString();
+}
+
 export class App {
   readonly replicaId: string;
   private httpServer: Server | null = null;
   private metricsServer: Server | null = null;
   private stun: StunServer | null = null;
   private serverTailnet: { close(): void } | null = null;
+  private derpMesh: DerpMeshManager | null = null;
+  private meshRedis: Redis | null = null;
   private rpcConnections: RpcConnections | null = null;
   private draining = false;
   private stopped = false;
@@ -114,8 +126,12 @@ export class App {
     readonly derp: DerpServer | null,
     private derpMap: DerpMapProvider | null,
     readonly router: Router,
+    replicaId: string,
+    /** Set when Redis is configured: the coordinator is one shard of several replicas. */
+    readonly shard: Shard | null,
+    private readonly derpPrivateKey: Buffer | null,
   ) {
-    this.replicaId = config.replicaId ?? randomUUID();
+    this.replicaId = replicaId;
   }
 
   static async create(config: ServerConfig, opts: AppOptions = {}): Promise<App> {
@@ -132,11 +148,23 @@ export class App {
     const pubsub = new MemoryPubsub();
     const updateMs = config.agentUpdateFrequencyMs;
     const inactiveMs = config.agentInactiveDisconnectTimeoutMs ?? Math.max(2000, 2 * updateMs);
-    const coordinator = createCoordinator({ logger: logger.child({ component: 'coordinator' }), registry, clock, agentConnection: { updateFrequencyMs: updateMs, inactiveTimeoutMs: inactiveMs } });
+    const replicaId = config.replicaId ?? randomUUID();
+    const coordinatorOptions = { logger: logger.child({ component: 'coordinator' }), registry, clock, agentConnection: { updateFrequencyMs: updateMs, inactiveTimeoutMs: inactiveMs } };
+    let shard: Shard | null = null;
+    let coordinator: Coordinator;
+    if (config.redisUrl) {
+      shard = new Shard({ ...coordinatorOptions, redisUrl: config.redisUrl, prefix: config.redisPrefix, shardId: replicaId, heartbeatMs: config.shardHeartbeatMs });
+      await shard.start();
+      coordinator = shard.coordinator;
+    } else {
+      coordinator = createCoordinator(coordinatorOptions);
+    }
     let derp: DerpServer | null = null;
+    let derpPrivateKey: Buffer | null = null;
     if (config.derpMap.serverEnable) {
+      derpPrivateKey = (await loadOrCreateServerKey(join(config.dataDir, 'derp.key'))).privateKey;
       derp = new DerpServer({
-        privateKey: (await loadOrCreateServerKey(join(config.dataDir, 'derp.key'))).privateKey,
+        privateKey: derpPrivateKey,
         meshKey: config.derpMeshKey,
         logger: logger.child({ component: 'derp' }),
         registry,
@@ -144,7 +172,7 @@ export class App {
         ...(config.derpVerifyClients ? { admit: knownNodeKeys(coordinator, clock) } : {}),
       });
     }
-    const app = new App(config, logger, registry, clock, store, pubsub, coordinator, derp, null, new Router());
+    const app = new App(config, logger, registry, clock, store, pubsub, coordinator, derp, null, new Router(), replicaId, shard, derpPrivateKey);
     app.replicaIdCheck();
     return app;
   }
@@ -185,6 +213,22 @@ export class App {
     await this.mountIdentity();
     this.derpMap = await DerpMapProvider.create({ config: config.derpMap, accessUrl: this.accessUrl, clock: this.clock, logger: logger.child({ component: 'derpmap' }) });
     this.mountRoutes(httpMetrics.websockets);
+
+    if (this.derp && this.derpPrivateKey && config.derpMeshKey && (config.redisUrl || config.derpMeshWith)) {
+      this.meshRedis = config.redisUrl ? new Redis(config.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1 }) : null;
+      this.meshRedis?.on('error', (err: Error) => logger.debug({ err: err.message }, 'derp mesh redis error'));
+      this.derpMesh = new DerpMeshManager({
+        derp: this.derp,
+        meshKey: config.derpMeshKey,
+        privateKey: this.derpPrivateKey,
+        ...(config.derpRelayUrl ? { selfUrl: derpUrlOf(config.derpRelayUrl) } : {}),
+        staticUrls: config.derpMeshWith.split(',').map((u) => u.trim()).filter(Boolean).map(derpUrlOf),
+        ...(this.meshRedis ? { redis: this.meshRedis } : {}),
+        prefix: config.redisPrefix,
+        logger: logger.child({ component: 'derp-mesh' }),
+      });
+      await this.derpMesh.start();
+    }
 
     if (this.derp && config.stunAddress) {
       const stunAddr = splitHostPort(config.stunAddress);
@@ -256,7 +300,7 @@ export class App {
     });
     this.rpcConnections = rpc.connections;
     for (const route of rpc.routes) r.add(route);
-    for (const route of coordinateRoutes({ ...deps, coordinatorImpl: this.coordinator, replicaId: this.replicaId, websockets, coordinateV2: rpc.clientCoordinateV2 })) r.add(route);
+    for (const route of coordinateRoutes({ ...deps, coordinatorImpl: this.coordinator, shard: this.shard, replicaId: this.replicaId, websockets, coordinateV2: rpc.clientCoordinateV2 })) r.add(route);
     for (const route of adminRoutes(deps)) r.add(route);
     for (const route of gitAuthWebRoutes(deps)) r.add(route);
     for (const route of debugRoutes(deps, () => this.coordinator.renderDebugPage())) r.add(route);
@@ -300,6 +344,7 @@ export class App {
 
   async notReadyReason(): Promise<string | null> {
     if (this.draining) return 'draining';
+    if (this.shard && !this.shard.ready()) return 'coordinator shard not synced with Redis';
     try {
       await this.store.ping();
     } catch (err) {
@@ -317,6 +362,10 @@ export class App {
     this.stopped = true;
     this.draining = true;
     this.serverTailnet?.close();
+    // Tell other shards we are leaving (GOODBYE) and move our coordinate peers with jittered 1012s.
+    await this.shard?.drain().catch((err: unknown) => this.logger.warn({ err: String(err) }, 'shard drain failed'));
+    await this.derpMesh?.stop();
+    this.meshRedis?.disconnect();
     const closeHttp = new Promise<void>((resolve) => {
       if (!this.httpServer) return resolve();
       this.httpServer.close(() => resolve());
@@ -324,7 +373,7 @@ export class App {
     });
     await Promise.allSettled([
       this.derp?.close({ restarting: { reconnectInMs: 1000 + Math.floor(Math.random() * 2000), tryForMs: 30_000 }, graceMs: Math.min(graceMs, 2000) }),
-      this.coordinator.close(),
+      this.shard ? this.shard.stop() : this.coordinator.close(),
       this.rpcConnections?.closeAll(),
       this.stun?.close(),
     ]);

@@ -3,6 +3,9 @@
  * provision users, workspaces and agents and to call the API.
  */
 import { pino } from 'pino';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { App } from '../../src/app.js';
 import { loadConfig } from '../../src/config/load.js';
 import type { ServerConfig } from '../../src/config/schema.js';
@@ -36,18 +39,22 @@ export interface TestServerOptions {
   env?: Record<string, string>;
   clock?: Clock;
   config?: Partial<ServerConfig>;
+  /** Share this store with an existing test server (multi-replica tests; PostgreSQL). */
+  joinBackend?: BackendHandle;
 }
 
 let counter = 0;
 
 export async function startTestServer(opts: TestServerOptions = {}): Promise<TestServer> {
-  const backend = await createBackend(opts.backend ?? 'sqlite');
+  // A replica joins another server's store (same PostgreSQL schema); its owner cleans it up.
+  const backend = opts.joinBackend ?? (await createBackend(opts.backend ?? 'sqlite'));
   const base = loadConfig({
     env: {
       TAILNETD_HTTP_ADDRESS: '127.0.0.1:0',
       TAILNETD_PROMETHEUS_ADDRESS: '127.0.0.1:0',
       TAILNETD_STUN_ADDRESS: '',
-      TAILNETD_DATA_DIR: backend.dataDir,
+      // Each replica keeps its own data directory (its own DERP server key), as in a deployment.
+      TAILNETD_DATA_DIR: opts.joinBackend ? mkdtempSync(join(tmpdir(), 'tailnetd-replica-')) : backend.dataDir,
       TAILNETD_LOG_LEVEL: 'silent',
       ...(backend.postgresUrl ? { TAILNETD_POSTGRES_URL: backend.postgresUrl, TAILNETD_POSTGRES_SCHEMA: backend.postgresSchema ?? '' } : {}),
       ...opts.env,
@@ -67,7 +74,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     admin: { id: adminUser.id, username: adminUser.username, key: adminUser.api_key },
     async stop() {
       await app.stop(500);
-      await backend.cleanup();
+      if (!opts.joinBackend) await backend.cleanup();
     },
     async user(username = `user${++counter}`) {
       const u = await provisioning.createUser({ username, email: `${username}@example.com`, admin: false });

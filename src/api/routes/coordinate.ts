@@ -19,9 +19,12 @@ import {
   COORDINATE_WS_SERVER_OPTIONS, serveAgentV1, serveClientV1, type AgentConnectionRecorder, type Coordinator,
 } from '../../coordinator/index.js';
 import type { Gauge } from 'prom-client';
+import type { Shard } from '../../coordinator/shard/shard.js';
 
 export interface CoordinateDeps extends ApiDeps {
   coordinatorImpl: Coordinator;
+  /** With Redis: serve through the shard so peers are published to, and fenced with, the other replicas. */
+  shard?: Shard | null;
   replicaId: string;
   websockets: Gauge<'path'>;
   /** Serves ?version=2.x on the client route (rpc.ts rpcEndpoints().clientCoordinateV2). */
@@ -98,7 +101,8 @@ export function coordinateRoutes(deps: CoordinateDeps): UpgradeRoute[] {
           throw apiError(403, 'Agent trying to connect from non-latest build.', 'build is outdated');
         }
         const name = `${context.ownerUsername}-${context.workspace.name}-${agent.name}`;
-        return upgradeTo(agentPath, (ws) => serveAgentV1(deps.coordinatorImpl, ws, { agentId: agent.id, name, recorder }));
+        const opts = { agentId: agent.id, name, recorder };
+        return upgradeTo(agentPath, (ws) => (deps.shard ? deps.shard.serveAgent(ws, opts) : serveAgentV1(deps.coordinatorImpl, ws, opts)));
       },
     },
     {
@@ -127,7 +131,8 @@ export function coordinateRoutes(deps: CoordinateDeps): UpgradeRoute[] {
           if (!deps.coordinateV2) throw apiError(400, API_VERSION_MISMATCH_MESSAGE, undefined, [{ field: 'version', detail: `version ${v.raw} is not served` }]);
           return deps.coordinateV2(ctx, agentId, v.raw);
         }
-        return upgradeTo(clientPath, (ws) => serveClientV1(deps.coordinatorImpl, ws, { clientId: randomUUID(), agentId }));
+        const opts = { clientId: randomUUID(), agentId };
+        return upgradeTo(clientPath, (ws) => (deps.shard ? deps.shard.serveClient(ws, opts) : serveClientV1(deps.coordinatorImpl, ws, opts)));
       },
     },
   ];
