@@ -49,6 +49,7 @@ import { Redis } from 'ioredis';
 import { DerpServer, createDerpHttpHandlers, loadOrCreateServerKey, startStunServer, type StunServer } from './derp/index.js';
 import { createIdentityVerifiers, createInstanceIdentityHandlers, identityRateLimit } from './identity/index.js';
 import { VERSION } from './version.js';
+import { loadOrCreateSecret } from './util/secret-file.js';
 
 export interface AppOptions {
   logger?: Logger;
@@ -109,6 +110,8 @@ export class App {
   private stun: StunServer | null = null;
   private serverTailnet: { close(): void } | null = null;
   private derpMesh: DerpMeshManager | null = null;
+  /** Signs v2 resume tokens; kept across restarts so reconnecting clients keep their peer ID. */
+  private resumeTokenKey!: Buffer;
   private meshRedis: Redis | null = null;
   private rpcConnections: RpcConnections | null = null;
   private draining = false;
@@ -173,6 +176,7 @@ export class App {
       });
     }
     const app = new App(config, logger, registry, clock, store, pubsub, coordinator, derp, null, new Router(), replicaId, shard, derpPrivateKey);
+    app.resumeTokenKey = config.resumeTokenKey ? Buffer.from(config.resumeTokenKey, 'hex') : loadOrCreateSecret(join(config.dataDir, 'resume-token.key'), 64);
     app.replicaIdCheck();
     return app;
   }
@@ -277,6 +281,8 @@ export class App {
       statsIntervalMs: this.config.agentStatsRefreshIntervalMs,
       inactiveTimeoutMs: this.coordinator.settings.agentConnection.inactiveTimeoutMs,
       fallbackTroubleshootingUrl: this.config.agentFallbackTroubleshootingUrl,
+      derpForceWebsockets: this.config.derpMap.forceWebsockets,
+      disableDirectConnections: this.config.derpMap.disableStun,
       derpMap: {
         current: () => derpMap.current(),
         regionName: (id) => derpMap.current().Regions[String(id)]?.RegionName,
@@ -295,7 +301,7 @@ export class App {
     for (const route of agentMeRoutes(deps)) r.add(route);
     for (const route of agentUserRoutes(deps)) r.add(route);
     const rpc = rpcEndpoints({
-      ...deps, coordinatorImpl: this.coordinator, replicaId: this.replicaId, websockets, derpMapFeed: derpMap, resumeTokens: new ResumeTokenProvider(this.clock),
+      ...deps, coordinatorImpl: this.coordinator, replicaId: this.replicaId, websockets, derpMapFeed: derpMap, resumeTokens: new ResumeTokenProvider(this.clock, this.resumeTokenKey),
       blockDirect: this.config.derpMap.disableStun, derpForceWebsockets: this.config.derpMap.forceWebsockets, rpcMetrics: createRpcMetrics(this.registry),
     });
     this.rpcConnections = rpc.connections;

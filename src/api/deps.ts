@@ -30,6 +30,9 @@ export interface ApiDeps {
   inactiveTimeoutMs: number;
   fallbackTroubleshootingUrl: string;
   derpMap: DerpMapSource;
+  /** Surfaced to current clients in /{agent}/connection (Coder's later fields; old clients ignore them). */
+  derpForceWebsockets: boolean;
+  disableDirectConnections: boolean;
   coordinator: CoordinatorView | null;
   gitauth: GitAuthService;
 }

@@ -101,4 +101,6 @@ export const workspaceAgentSchema = z
   })
   .meta({ id: 'WorkspaceAgent' });
 
-export const connectionInfoSchema = z.object({ derp_map: derpMapSchema }).meta({ id: 'WorkspaceAgentConnectionInfo' });
+export const connectionInfoSchema = z
+  .object({ derp_map: derpMapSchema, derp_force_websockets: z.boolean(), disable_direct_connections: z.boolean() })
+  .meta({ id: 'WorkspaceAgentConnectionInfo' });

@@ -163,7 +163,9 @@ describe.each(BACKENDS)('GET /workspaceagents/{agent} (%s)', (backend) => {
     const a = b.agents[0]!;
     const conn = await okJson<{ derp_map: unknown }>(await s.request(`/api/v2/workspaceagents/${a.id}/connection`, { token: owner.key }));
     const meta = await okJson<{ derpmap: unknown }>(await s.request('/api/v2/workspaceagents/me/metadata', { token: a.token! }));
-    expect(Object.keys(conn)).toEqual(['derp_map']);
+    // derp_map as in 2023, plus the two flags current clients read (old clients ignore them).
+    expect(conn).toMatchObject({ derp_force_websockets: false, disable_direct_connections: false });
+    expect(Object.keys(conn)).toEqual(['derp_map', 'derp_force_websockets', 'disable_direct_connections']);
     expect(conn.derp_map).toEqual(meta.derpmap);
     expect((conn.derp_map as { Regions: Record<string, unknown> }).Regions['999']).toBeTruthy();
   });

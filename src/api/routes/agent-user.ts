@@ -91,7 +91,10 @@ export function agentUserRoutes(deps: ApiDeps): HttpRoute[] {
     async handle(ctx) {
       const session = await authenticateUser(ctx, store, clock);
       await loadAgentParam(ctx, store, session, 'read');
-      return { status: 200, body: { derp_map: deps.derpMap.current() } };
+      return {
+        status: 200,
+        body: { derp_map: deps.derpMap.current(), derp_force_websockets: deps.derpForceWebsockets, disable_direct_connections: deps.disableDirectConnections },
+      };
     },
   };
 
