@@ -13,7 +13,7 @@
 # Environment knobs:
 #   INTEROP_MODULES       space-separated subset of: coder coder-v2 derp (default: all, when present)
 #   INTEROP_RUN           -test.run regexp passed to every module
-#   INTEROP_BUILD_TIMEOUT seconds per module build (default 600)
+#   INTEROP_BUILD_TIMEOUT seconds per module build (default 1200: a cold build of Coder v2 takes ~11 min here)
 #   INTEROP_TEST_TIMEOUT  seconds per module run (default 420)
 #   INTEROP_LOG_DIR       where process logs go (default: a fresh dir under $TMPDIR)
 #   GOMODCACHE / GOCACHE  reuse these between CI runs to keep the stage well under 15 minutes
@@ -21,7 +21,7 @@ set -uo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
-build_timeout="${INTEROP_BUILD_TIMEOUT:-600}"
+build_timeout="${INTEROP_BUILD_TIMEOUT:-1200}"
 test_timeout="${INTEROP_TEST_TIMEOUT:-420}"
 log_dir="${INTEROP_LOG_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/tailnetd-interop.XXXXXX")}"
 bin_dir="$log_dir/bin"
