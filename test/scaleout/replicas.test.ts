@@ -11,6 +11,8 @@ import { createBackend, type BackendHandle } from '../helpers/backends.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { V1Peer, eventually, nodeJson } from '../coordinator/helpers.js';
 import { DerpClient, generatePrivateKey } from '../../src/derp/index.js';
+import WebSocket from 'ws';
+import { startFakeAgent } from '../peer/fake-agent.js';
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -73,6 +75,36 @@ describe('replicas sharing PostgreSQL and Redis', () => {
     }, 'B shows the agent connected, with latency from the mirrored node', 10_000);
     await client.close();
     await agentPeer.close();
+  });
+
+  it('serves /pty on replica B for an agent coordinated and homed on replica A (server tailnet across shards and the DERP mesh)', async () => {
+    const owner = await a.user();
+    const build = await a.workspace(owner.username, [{ name: 'main' }]);
+    const agentId = build.agents[0]!.id;
+    const agent = await startFakeAgent(a.url, build.agents[0]!.token!);
+    try {
+      await eventually(async () => {
+        const r = await b.request(`/api/v2/workspaceagents/${agentId}`, { token: owner.key });
+        return ((await r.json()) as { status: string }).status === 'connected';
+      }, 'B sees the agent connected', 10_000);
+      const id = crypto.randomUUID();
+      const ws = new WebSocket(`${b.url.replace('http', 'ws')}/api/v2/workspaceagents/${agentId}/pty?reconnect=${id}&coder_session_token=${owner.key}`);
+      const chunks: Buffer[] = [];
+      ws.on('message', (d: Buffer) => chunks.push(d));
+      ws.on('error', () => {});
+      await new Promise((resolve, reject) => {
+        ws.once('open', resolve);
+        ws.once('error', reject);
+      });
+      const frame = Buffer.from(JSON.stringify({ data: 'echo across replicas\r' }));
+      ws.send(frame, { binary: true });
+      // The fake agent echoes every byte: the init header written by B, then the frame.
+      await eventually(() => Buffer.concat(chunks).includes(frame), 'the agent on A echoes through B', 20_000);
+      expect(Buffer.concat(chunks).includes(Buffer.from(`"ID":"${id}"`))).toBe(true);
+      ws.close();
+    } finally {
+      agent.close();
+    }
   });
 
   it('relays DERP packets between clients homed on different replicas (mesh)', async () => {
