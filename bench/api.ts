@@ -143,12 +143,13 @@ async function breakdown(): Promise<string[]> {
     };
     const ctx = (await store.agents.context(agentId))!;
     const apps = await store.agents.apps(agentId);
+    const reported = (await store.agents.view(agentId))!.reported;
     out.push('| step of GET /workspaceagents/{id} | µs per call |', '|---|---|');
     await time('API key + user lookup (store.users.apiKeyWithUser)', () => store.users.apiKeyWithUser(keyId));
     await time('SHA-256 of the secret', () => sha256Hex('abcdefghijklmnopqrstuv'));
     await time('agent + build + workspace + owner (store.agents.context)', () => store.agents.context(agentId));
     await time('apps (store.agents.apps)', () => store.agents.apps(agentId));
-    await time('agentJson + Go JSON encoding', () => goJsonEncode(agentJson(ctx, apps, { nowMs: Date.now(), inactiveTimeoutMs: 6000, fallbackTroubleshootingUrl: 'https://x' })));
+    await time('agentJson + Go JSON encoding', () => goJsonEncode(agentJson(ctx, apps, reported, { nowMs: Date.now(), inactiveTimeoutMs: 6000, fallbackTroubleshootingUrl: 'https://x' })));
     await time('Kysely compile only (context query, no execution)', () => store.db.selectFrom('workspace_agents as a').innerJoin('workspace_builds as b', 'b.id', 'a.build_id').selectAll('a').where('a.id', '=', agentId).compile());
     await time('Kysely select by primary key (users.byId)', () => store.users.byId(user.id));
   } finally {

@@ -27,6 +27,20 @@ export const workspaceAppSchema = z
     sharing_level: z.enum(['owner', 'authenticated', 'public']),
     healthcheck: z.object({ url: z.string(), interval: z.number().int(), threshold: z.number().int() }),
     health: z.enum(healthStates),
+    hidden: z.boolean(),
+    open_in: z.enum(['slim-window', 'tab']),
+    statuses: z.array(
+      z.object({
+        id: z.string().uuid(),
+        created_at: z.string(),
+        workspace_id: z.string().uuid(),
+        agent_id: z.string().uuid(),
+        app_id: z.string().uuid(),
+        uri: z.string(),
+        message: z.string(),
+        state: z.enum(['working', 'idle', 'complete', 'failure']),
+      }),
+    ),
   })
   .meta({ id: 'WorkspaceApp' });
 
@@ -75,11 +89,14 @@ export const lifecycleRequestSchema = z.object({ state: z.string() }).meta({ id:
 export const workspaceAgentSchema = z
   .object({
     id: z.string().uuid(),
+    parent_id: z.string().uuid().nullable().describe('Parent agent of a sub-agent (dev container), else null'),
     created_at: z.string(),
     updated_at: z.string(),
     first_connected_at: z.string().optional(),
     last_connected_at: z.string().optional(),
     disconnected_at: z.string().optional(),
+    started_at: z.string().optional().describe('When the agent last reported lifecycle "starting"'),
+    ready_at: z.string().optional().describe('When the agent last reported ready, start_timeout or start_error'),
     status: z.enum(['connecting', 'connected', 'disconnected', 'timeout']),
     lifecycle_state: z.enum(lifecycleStates),
     name: z.string(),
@@ -88,16 +105,40 @@ export const workspaceAgentSchema = z
     architecture: z.string(),
     environment_variables: z.record(z.string(), z.string()).nullable(),
     operating_system: z.string(),
+    logs_length: z.number().int(),
+    logs_overflowed: z.boolean(),
     startup_script: z.string().optional(),
     directory: z.string().optional(),
     expanded_directory: z.string().optional(),
     version: z.string(),
+    api_version: z.string().describe('Agent API version the agent negotiated on /me/rpc ("" for v1 agents)'),
     apps: z.array(workspaceAppSchema),
     latency: z.record(z.string(), z.object({ preferred: z.boolean(), latency_ms: z.number() })).optional(),
     connection_timeout_seconds: z.number().int(),
     troubleshooting_url: z.string(),
     login_before_ready: z.boolean(),
     startup_script_timeout_seconds: z.number().int(),
+    subsystems: z.array(z.enum(['envbox', 'envbuilder', 'exectrace'])),
+    health: z.object({ healthy: z.boolean(), reason: z.string().optional() }),
+    display_apps: z.array(z.enum(['vscode', 'vscode_insiders', 'web_terminal', 'port_forwarding_helper', 'ssh_helper'])),
+    log_sources: z.array(
+      z.object({ workspace_agent_id: z.string().uuid(), id: z.string().uuid(), created_at: z.string(), display_name: z.string(), icon: z.string() }),
+    ),
+    scripts: z.array(
+      z.object({
+        id: z.string().uuid(),
+        log_source_id: z.string().uuid(),
+        log_path: z.string(),
+        script: z.string(),
+        cron: z.string(),
+        run_on_start: z.boolean(),
+        run_on_stop: z.boolean(),
+        start_blocks_login: z.boolean(),
+        timeout: z.number().int().describe('Nanoseconds'),
+        display_name: z.string(),
+      }),
+    ),
+    startup_script_behavior: z.enum(['blocking', 'non-blocking']),
   })
   .meta({ id: 'WorkspaceAgent' });
 

@@ -8,6 +8,7 @@ import type { Kysely } from 'kysely';
 import type { Timestamp } from './schema.js';
 import type { Clock } from '../util/clock.js';
 import { nowIso } from './ids.js';
+import type { Invalidation } from './read-cache.js';
 
 export interface AgentLogSourcesTable {
   agent_id: string;
@@ -62,16 +63,28 @@ export const MAX_AGENT_LOGS_LENGTH = 1 << 20;
 export class AgentLogRepo {
   private readonly db: Kysely<AgentLogsDatabase>;
 
-  constructor(db: Kysely<unknown>, private readonly kind: 'sqlite' | 'postgres', private readonly clock: Clock) {
+  constructor(
+    db: Kysely<unknown>,
+    private readonly kind: 'sqlite' | 'postgres',
+    private readonly clock: Clock,
+    private readonly cache: Invalidation,
+  ) {
     this.db = db as Kysely<AgentLogsDatabase>;
   }
 
   async ensureSource(agentId: string, source: { id: string; displayName: string; icon: string }): Promise<void> {
-    await this.db
+    const r = await this.db
       .insertInto('workspace_agent_log_sources')
       .values({ agent_id: agentId, id: source.id, display_name: source.displayName, icon: source.icon, created_at: nowIso(this.clock.now()) })
       .onConflict((oc) => oc.columns(['agent_id', 'id']).doNothing())
-      .execute();
+      .executeTakeFirst();
+    if (Number(r.numInsertedOrUpdatedRows ?? 0n) > 0) this.cache.agentReportChanged(agentId);
+  }
+
+  /** logs_length and logs_overflowed of GET /{agent}. */
+  async state(agentId: string): Promise<{ length: number; overflowed: boolean }> {
+    const row = await this.db.selectFrom('workspace_agent_log_state').select(['logs_length', 'logs_overflowed']).where('agent_id', '=', agentId).executeTakeFirst();
+    return { length: Number(row?.logs_length ?? 0), overflowed: Number(row?.logs_overflowed ?? 0) === 1 };
   }
 
   async sourceExists(agentId: string, id: string): Promise<boolean> {
@@ -95,7 +108,7 @@ export class AgentLogRepo {
    */
   async insert(agentId: string, sourceId: string, logs: { createdAt: string; output: string; level: string }[], maxLength = MAX_AGENT_LOGS_LENGTH): Promise<InsertLogsResult> {
     const addLength = logs.reduce((n, l) => n + Buffer.byteLength(l.output), 0);
-    return this.db.transaction().execute(async (trx) => {
+    const result = await this.db.transaction().execute(async (trx) => {
       await trx
         .insertInto('workspace_agent_log_state')
         .values({ agent_id: agentId, next_id: 1, logs_length: 0, logs_overflowed: 0 })
@@ -123,6 +136,8 @@ export class AgentLogRepo {
         .execute();
       return { kind: 'inserted', firstId, lastId: firstId + logs.length - 1, first: firstId === 1 } as const;
     });
+    if (result.kind === 'inserted' || result.justNow) this.cache.agentReportChanged(agentId);
+    return result;
   }
 
   /** Lines with id > after, oldest first. */

@@ -7,6 +7,7 @@ import type { Kysely } from 'kysely';
 import type { Timestamp } from './schema.js';
 import type { Clock } from '../util/clock.js';
 import { newId, nowIso } from './ids.js';
+import type { Invalidation } from './read-cache.js';
 
 export interface AgentMetadataTable {
   agent_id: string;
@@ -71,7 +72,11 @@ export interface AgentMetadataValue {
 export class AgentRuntimeRepo {
   private readonly db: Kysely<AgentRuntimeDatabase>;
 
-  constructor(db: Kysely<unknown>, private readonly clock: Clock) {
+  constructor(
+    db: Kysely<unknown>,
+    private readonly clock: Clock,
+    private readonly cache: Invalidation,
+  ) {
     this.db = db as Kysely<AgentRuntimeDatabase>;
   }
 
@@ -88,6 +93,7 @@ export class AgentRuntimeRepo {
       .values({ agent_id: agentId, started_at: null, ready_at: null, subsystems: '', api_version: '', ...set, updated_at })
       .onConflict((oc) => oc.column('agent_id').doUpdateSet({ ...set, updated_at }))
       .execute();
+    this.cache.agentReportChanged(agentId);
   }
 
   async setStartup(agentId: string, subsystems: string[], apiVersion: string): Promise<void> {

@@ -10,7 +10,7 @@ import { UserRepo } from './users.js';
 import { AgentRepo, WorkspaceRepo } from './workspaces.js';
 import { GitAuthRepo } from './gitauth.js';
 import { StatsRepo } from './stats.js';
-import { ReadCache } from './read-cache.js';
+import { ReadCache, type AgentReported } from './read-cache.js';
 import { AgentLogRepo } from './agent-logs.js';
 import { AgentRuntimeRepo } from './agent-runtime.js';
 import { systemClock, type Clock } from '../util/clock.js';
@@ -30,11 +30,16 @@ export class Store {
     this.cache = new ReadCache(clock, cacheTtlMs);
     this.users = new UserRepo(db, clock, this.cache);
     this.workspaces = new WorkspaceRepo(db, clock, this.cache);
-    this.agents = new AgentRepo(db, clock, this.cache);
+    this.agentLogs = new AgentLogRepo(db as Kysely<unknown>, kind, clock, this.cache);
+    this.agentRuntime = new AgentRuntimeRepo(db as Kysely<unknown>, clock, this.cache);
+    this.agents = new AgentRepo(db, clock, this.cache, (agentId) => this.loadReported(agentId));
     this.gitauth = new GitAuthRepo(db, clock);
     this.stats = new StatsRepo(db, clock);
-    this.agentLogs = new AgentLogRepo(db as Kysely<unknown>, kind, clock);
-    this.agentRuntime = new AgentRuntimeRepo(db as Kysely<unknown>, clock);
+  }
+
+  private async loadReported(agentId: string): Promise<AgentReported> {
+    const [runtime, logState, logSources] = await Promise.all([this.agentRuntime.get(agentId), this.agentLogs.state(agentId), this.agentLogs.sources(agentId)]);
+    return { runtime, logsLength: logState.length, logsOverflowed: logState.overflowed, logSources };
   }
 
   ping(): Promise<void> {

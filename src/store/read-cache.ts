@@ -8,15 +8,28 @@ import type { Clock } from '../util/clock.js';
 import { TtlCache } from '../util/ttl-cache.js';
 import type { ApiKey, User } from './users.js';
 import type { Agent, AgentContext, App } from './workspaces.js';
+import type { AgentRuntime } from './agent-runtime.js';
+import type { AgentLogSource } from './agent-logs.js';
+
+/** What the agent itself reported (v2 API): shown by GET /{agent} beside the provisioned row. */
+export interface AgentReported {
+  runtime: AgentRuntime | undefined;
+  logsLength: number;
+  logsOverflowed: boolean;
+  logSources: AgentLogSource[];
+}
 
 export interface AgentView {
   context: AgentContext;
   apps: App[];
+  reported: AgentReported;
 }
 
 /** What writers call; implemented by ReadCache, a no-op when caching is off. */
 export interface Invalidation {
   agentChanged(agentId: string): void;
+  /** Only what the agent reports (runtime, logs state) changed: token entries stay valid. */
+  agentReportChanged(agentId: string): void;
   /** Builds, tokens or users changed: anything cached may be stale. */
   everything(): void;
   apiKeyChanged(id: string): void;
@@ -40,6 +53,10 @@ export class ReadCache implements Invalidation {
     this.agentViews.delete(agentId);
     // Token entries hold agent rows too; they are few and short-lived, so drop them all.
     this.agentsByToken.clear();
+  }
+
+  agentReportChanged(agentId: string): void {
+    this.agentViews.delete(agentId);
   }
 
   everything(): void {

@@ -3,7 +3,7 @@ import type { Database, WorkspacesTable, WorkspaceBuildsTable, WorkspaceAgentsTa
 import { newId, nowIso, sha256Hex } from './ids.js';
 import type { Clock } from '../util/clock.js';
 import type { AgentSpec } from '../provisioning/schema.js';
-import type { AgentView, ReadCache } from './read-cache.js';
+import type { AgentReported, AgentView, ReadCache } from './read-cache.js';
 
 export type Workspace = Selectable<WorkspacesTable>;
 export type WorkspaceBuild = Selectable<WorkspaceBuildsTable>;
@@ -192,7 +192,12 @@ export class WorkspaceRepo {
 }
 
 export class AgentRepo {
-  constructor(private readonly db: Kysely<Database>, private readonly clock: Clock, private readonly cache: ReadCache) {}
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly clock: Clock,
+    private readonly cache: ReadCache,
+    private readonly loadReported: (agentId: string) => Promise<AgentReported>,
+  ) {}
 
   /** The agent a token belongs to, served from the read cache when fresh. */
   async byTokenHash(hash: string): Promise<Agent | undefined> {
@@ -204,7 +209,8 @@ export class AgentRepo {
     return this.cache.agentViews.getOrLoad(agentId, async () => {
       const context = await this.context(agentId);
       if (!context) return undefined;
-      return { context, apps: await this.apps(agentId) };
+      const [apps, reported] = await Promise.all([this.apps(agentId), this.loadReported(agentId)]);
+      return { context, apps, reported };
     });
   }
 

@@ -7,6 +7,13 @@ import { BACKENDS } from '../helpers/backends.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { ManualClock } from '../../src/util/clock.js';
 import { okJson } from './util.js';
+import { workspaceAgentSchema } from '../../src/api/schemas.js';
+
+/** The body matches the documented WorkspaceAgent schema and carries no undocumented field. */
+const conformsToSchema = (body: Record<string, unknown>) => {
+  workspaceAgentSchema.parse(body);
+  expect(Object.keys(body).filter((k) => !(k in workspaceAgentSchema.shape))).toEqual([]);
+};
 
 const FALLBACK = 'https://coder.com/docs/coder-oss/latest/templates#troubleshooting-templates';
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -40,6 +47,7 @@ describe.each(BACKENDS)('GET /workspaceagents/{agent} (%s)', (backend) => {
     const body = await get(a.id);
     expect(body).toEqual({
       id: a.id,
+      parent_id: null,
       created_at: iso(clock.now()).replace('.000Z', 'Z'),
       updated_at: iso(clock.now()).replace('.000Z', 'Z'),
       status: 'connecting',
@@ -49,12 +57,21 @@ describe.each(BACKENDS)('GET /workspaceagents/{agent} (%s)', (backend) => {
       architecture: 'amd64',
       environment_variables: null,
       operating_system: 'linux',
+      logs_length: 0,
+      logs_overflowed: false,
       version: '',
+      api_version: '',
       apps: [],
       connection_timeout_seconds: 120,
       troubleshooting_url: FALLBACK,
       login_before_ready: true,
       startup_script_timeout_seconds: 300,
+      subsystems: [],
+      health: { healthy: false, reason: 'agent has not yet connected' },
+      display_apps: ['vscode', 'web_terminal', 'ssh_helper', 'port_forwarding_helper'],
+      log_sources: [],
+      scripts: [],
+      startup_script_behavior: 'non-blocking',
     });
   });
 
@@ -87,6 +104,76 @@ describe.each(BACKENDS)('GET /workspaceagents/{agent} (%s)', (backend) => {
     });
     expect((body['apps'] as { slug: string; health: string }[]).map((x) => [x.slug, x.health])).toEqual([['web', 'disabled']]);
     expect(body).not.toHaveProperty('latency');
+  });
+
+  it('current Coder fields: what the agent reported over the v2 API (runtime, logs, sources) and the startup script as a coder_script', async () => {
+    const b = await s.workspace(owner.username, [{ name: 'v2', startup_script: 'echo hi', startup_script_timeout_seconds: 60, login_before_ready: false, apps: [{ slug: 'web', url: 'http://localhost:1' }] }]);
+    const a = b.agents[0]!;
+    const before = await get(a.id);
+    conformsToSchema(before);
+    expect(before['scripts']).toEqual([
+      {
+        id: expect.stringMatching(/^[0-9a-f-]{36}$/),
+        log_source_id: expect.stringMatching(/^[0-9a-f-]{36}$/),
+        log_path: 'coder-startup-script.log',
+        script: 'echo hi',
+        cron: '',
+        run_on_start: true,
+        run_on_stop: false,
+        start_blocks_login: true,
+        timeout: 60_000_000_000,
+        display_name: 'Startup Script',
+      },
+    ]);
+    expect(before['startup_script_behavior']).toBe('blocking');
+    const scriptSource = (before['scripts'] as { log_source_id: string }[])[0]!.log_source_id;
+    expect(before['log_sources']).toEqual([{ workspace_agent_id: a.id, id: scriptSource, created_at: before['created_at'], display_name: 'Startup Script', icon: '' }]);
+    expect((before['apps'] as Record<string, unknown>[])[0]).toMatchObject({ slug: 'web', hidden: false, open_in: 'slim-window', statuses: [] });
+
+    // What a current agent reports: startup (api version, subsystems), lifecycle, logs. Each
+    // write must show at once (the read cache is invalidated by the writer).
+    const t0 = clock.now();
+    await s.app.store.agentRuntime.setStartup(a.id, ['envbox', 'exectrace'], '2.4');
+    await s.app.store.agentRuntime.recordLifecycle(a.id, 'starting', iso(t0));
+    await s.app.store.agentRuntime.recordLifecycle(a.id, 'ready', iso(t0 + 1500));
+    const other = '0b3f6a8e-5d2c-4e1a-9f7b-2c8d4e6f8a10';
+    await s.app.store.agentLogs.ensureSource(a.id, { id: other, displayName: 'Other', icon: '/icon/x.svg' });
+    await s.app.store.agentLogs.insert(a.id, other, [{ createdAt: iso(t0), output: 'hello', level: 'info' }, { createdAt: iso(t0), output: 'world!', level: 'info' }]);
+    const after = await get(a.id);
+    conformsToSchema(after);
+    expect(after).toMatchObject({
+      api_version: '2.4',
+      subsystems: ['envbox', 'exectrace'],
+      started_at: iso(t0).replace('.000Z', 'Z'),
+      ready_at: iso(t0 + 1500).replace(/\.?0+Z$/, 'Z'),
+      logs_length: 11,
+      logs_overflowed: false,
+    });
+    expect((after['log_sources'] as { id: string; display_name: string; icon: string }[]).map((x) => [x.id, x.display_name, x.icon])).toEqual([
+      [scriptSource, 'Startup Script', ''],
+      [other, 'Other', '/icon/x.svg'],
+    ]);
+    // Overflow: a batch that would pass the cap flips the flag and shows.
+    await s.app.store.agentLogs.insert(a.id, other, [{ createdAt: iso(t0), output: 'x', level: 'info' }], 11);
+    expect((await get(a.id))['logs_overflowed']).toBe(true);
+  });
+
+  it('health follows status and lifecycle with the current Coder reasons', async () => {
+    const b = await s.workspace(owner.username, [{ name: 'h' }]);
+    const id = b.agents[0]!.id;
+    const t0 = clock.now();
+    await setTimes(id, t0, t0, null);
+    expect((await get(id))['health']).toEqual({ healthy: true });
+    await s.app.store.agents.setLifecycle(id, 'start_error');
+    expect((await get(id))['health']).toEqual({ healthy: false, reason: 'agent startup script exited with an error' });
+    await s.app.store.agents.setLifecycle(id, 'shutting_down');
+    expect((await get(id))['health']).toEqual({ healthy: false, reason: 'agent is shutting down' });
+    await s.app.store.agents.setLifecycle(id, 'off');
+    expect((await get(id))['health']).toEqual({ healthy: false, reason: 'agent is shutting down' }); // connected + off
+    clock.advance(60_000);
+    expect((await get(id))['health']).toEqual({ healthy: false, reason: 'agent is not running' });
+    await s.app.store.agents.setLifecycle(id, 'ready');
+    expect((await get(id))['health']).toEqual({ healthy: false, reason: 'agent has lost connection' });
   });
 
   it('connecting → timeout after connection_timeout_seconds without a first connection; 0 never times out', async () => {

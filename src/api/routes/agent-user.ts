@@ -67,7 +67,7 @@ export function agentUserRoutes(deps: ApiDeps): HttpRoute[] {
       let body: string;
       try {
         body = goJsonEncode(
-          agentJson(view.context, view.apps, {
+          agentJson(view.context, view.apps, view.reported, {
             nowMs: now,
             inactiveTimeoutMs: deps.inactiveTimeoutMs,
             fallbackTroubleshootingUrl: deps.fallbackTroubleshootingUrl,
