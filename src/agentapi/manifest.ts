@@ -109,6 +109,8 @@ export async function buildManifest(store: Store, ctx: AgentContext, opts: Manif
     motdPath: agent.motd_file,
     disableDirectConnections: opts.disableDirectConnections,
     derpForceWebsockets: opts.derpForceWebsockets,
+    // Dev-container sub-agents learn their parent (API 2.5); older agents skip the unknown field.
+    ...(agent.parent_id ? { parentId: uuidToBytes(agent.parent_id) } : {}),
     derpMap: derpMapToProto(opts.derpMap),
     scripts,
     apps: apps.map((a) => appToProto(a, ctx)),

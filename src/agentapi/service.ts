@@ -3,9 +3,9 @@
  * writing the same store rows and publishing the same pubsub channels as the
  * REST routes in src/api/routes/agent-me.ts.
  *
- * Handler errors become dRPC Error packets (code 0, the message as text); RPCs
- * left out answer Unimplemented (code 12): CreateSubAgent/DeleteSubAgent
- * (dev containers), UpdateAppStatus (AI-task tooling), PushContextState.
+ * Handler errors become dRPC Error packets (code 0, the message as text). Every
+ * RPC of API 2.10 is served: sub-agents in subagents.ts, app statuses in
+ * app-status.ts, context snapshots in context-state.ts, boundary logs in boundary.ts.
  */
 import type { Logger } from 'pino';
 import type { Pubsub } from '../pubsub/pubsub.js';
@@ -21,6 +21,11 @@ import { isSemver, workspaceChannel } from '../api/routes/agent-me.js';
 import { appendAgentLogs } from './logs.js';
 import { buildManifest, startupScriptIds, type ManifestOptions } from './manifest.js';
 import type { DERPMap as JsonDERPMap } from '../derpmap/types.js';
+import { agentApiExtras } from '../store/agent-api-extras.js';
+import { createSubAgent, deleteSubAgent, listSubAgents } from './subagents.js';
+import { APP_STATUS_STATES, updateAppStatus, type AppStatusState } from './app-status.js';
+import { validateContextPush } from './context-state.js';
+import { emitBoundaryLogs, validateBoundaryLogs } from './boundary.js';
 
 export const METADATA_KEYS_LIMIT = 6144;
 export const METADATA_VALUE_LIMIT = 2048;
@@ -42,6 +47,8 @@ export interface AgentApiDeps {
   derpForceWebsockets: boolean;
   /** Per-agent cap on total log output (default 1 MiB). */
   maxLogsLength?: number;
+  /** DeleteSubAgent succeeded: close this replica's live connections of that agent. */
+  onSubAgentDeleted?: (agentId: string) => void;
 }
 
 export interface AgentIdentity {
@@ -279,12 +286,40 @@ export function createAgentService(deps: AgentApiDeps, who: AgentIdentity): Agen
       return {};
     },
 
-    listSubAgents() {
-      return { agents: [] };
+    createSubAgent(req) {
+      return createSubAgent(deps, agentId, req);
     },
 
-    reportBoundaryLogs() {
+    listSubAgents() {
+      return listSubAgents(deps, agentId);
+    },
+
+    deleteSubAgent(req) {
+      return deleteSubAgent(deps, agentId, req);
+    },
+
+    reportBoundaryLogs(req) {
+      validateBoundaryLogs(req);
+      emitBoundaryLogs(deps.logger, agentId, req);
       return {};
+    },
+
+    async updateAppStatus(req) {
+      const state: AppStatusState | null = APP_STATUS_STATES[req.state] ?? null;
+      await updateAppStatus({ ...deps, publishWorkspace: () => publishWorkspace() }, { id: agentId, workspaceId }, { slug: req.slug, state, raw: String(req.state), message: req.message, uri: req.uri });
+      return {};
+    },
+
+    async pushContextState(req) {
+      const v = validateContextPush(req);
+      const accepted = await agentApiExtras(store, clock).agentContext.push(agentId, {
+        version: v.version,
+        initial: req.initial,
+        aggregateHash: v.aggregateHash,
+        snapshotError: req.snapshotError,
+        resources: v.resources,
+      });
+      return { accepted };
     },
   };
 }

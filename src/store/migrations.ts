@@ -257,9 +257,45 @@ const agentV2: Migration = {
   },
 };
 
+/**
+ * Dev-container sub-agents, app statuses and pushed context state (Agent API 2.6–2.10):
+ * workspace_agents.parent_id / display_apps, workspace_app_statuses, workspace_agent_context_snapshots.
+ */
+const subAgents: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema.alterTable('workspace_agents').addColumn('parent_id', 'text').execute();
+    // JSON array of display app names; null = not set (provisioned agents).
+    await db.schema.alterTable('workspace_agents').addColumn('display_apps', 'text').execute();
+    await db.schema.createIndex('workspace_agents_parent').on('workspace_agents').column('parent_id').execute();
+    await db.schema
+      .createTable('workspace_app_statuses')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('created_at', ts, (c) => c.notNull())
+      .addColumn('workspace_id', 'text', (c) => c.notNull())
+      .addColumn('agent_id', 'text', (c) => c.notNull())
+      .addColumn('app_id', 'text', (c) => c.notNull())
+      .addColumn('state', 'text', (c) => c.notNull())
+      .addColumn('message', 'text', (c) => c.notNull())
+      .addColumn('uri', 'text')
+      .execute();
+    await db.schema.createIndex('workspace_app_statuses_app').on('workspace_app_statuses').columns(['app_id', 'created_at']).execute();
+    await db.schema.createIndex('workspace_app_statuses_agent').on('workspace_app_statuses').columns(['agent_id', 'created_at']).execute();
+    await db.schema
+      .createTable('workspace_agent_context_snapshots')
+      .addColumn('agent_id', 'text', (c) => c.primaryKey())
+      .addColumn('version', 'bigint', (c) => c.notNull())
+      .addColumn('aggregate_hash', 'text', (c) => c.notNull())
+      .addColumn('snapshot_error', 'text', (c) => c.notNull())
+      .addColumn('resources', 'text', (c) => c.notNull())
+      .addColumn('received_at', ts, (c) => c.notNull())
+      .execute();
+  },
+};
+
 export const migrations: Record<string, Migration> = {
   '0001_init': init,
   '0002_agent_v2': agentV2,
+  '0003_subagents': subAgents,
 };
 
 export const migrationProvider: MigrationProvider = {

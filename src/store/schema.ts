@@ -80,6 +80,10 @@ export interface WorkspaceAgentsTable {
   login_before_ready: number;
   version: string;
   lifecycle_state: string;
+  /** Dev-container sub-agents (Agent API 2.6): the agent that created this one; null for provisioned agents. */
+  parent_id: string | null;
+  /** JSON array of display app names set by CreateSubAgent; null when never set. */
+  display_apps: string | null;
 }
 
 export interface AgentTokensTable {

@@ -16,6 +16,7 @@ import { isUuid } from '../../store/ids.js';
 import { formatCredentials, matchProvider } from '../../gitauth/format.js';
 import { GITAUTH_CHANNEL } from '../../gitauth/service.js';
 import { z } from 'zod';
+import { appStatusRoutes } from './app-status.js';
 
 const ME = '/api/v2/workspaceagents/me';
 const NS_PER_MS = 1_000_000;
@@ -230,7 +231,7 @@ export function agentMeRoutes(deps: ApiDeps): HttpRoute[] {
     },
   };
 
-  return [metadata, reportStats, appHealth, gitSshKey, gitAuth, startup, lifecycle];
+  return [metadata, reportStats, appHealth, gitSshKey, gitAuth, startup, lifecycle, ...appStatusRoutes(deps)];
 }
 
 /** golang.org/x/mod/semver.IsValid: a leading "v", then MAJOR[.MINOR[.PATCH[-pre][+build]]]. */

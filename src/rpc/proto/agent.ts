@@ -1,5 +1,5 @@
 /** coder.agent.v2 messages (agent/proto/agent.proto, current field numbers). */
-import { Duration, Timestamp } from './google.js';
+import { Duration, Struct, Timestamp } from './google.js';
 import { map, message, msg, msgs, optional, repeated, scalar } from './schema.js';
 import { DERPMap } from './tailnet.js';
 
@@ -714,3 +714,97 @@ export const ReportBoundaryLogsRequest = message<ReportBoundaryLogsRequest>('cod
 ]);
 export type ReportBoundaryLogsResponse = Record<string, never>;
 export const ReportBoundaryLogsResponse = message<ReportBoundaryLogsResponse>('coder.agent.v2.ReportBoundaryLogsResponse', []);
+
+// ---- Context state (2.10) ---------------------------------------------------
+
+export const ContextResourceStatus = { STATUS_UNSPECIFIED: 0, OK: 1, OVERSIZE: 2, UNREADABLE: 3, INVALID: 4, EXCLUDED: 5 } as const;
+
+export interface InstructionFileBody {
+  content: Uint8Array;
+}
+export const InstructionFileBody = message<InstructionFileBody>('coder.agent.v2.InstructionFileBody', [scalar(1, 'content', 'bytes')]);
+
+export interface SkillMetaBody {
+  meta: Uint8Array;
+  name: string;
+  description: string;
+}
+export const SkillMetaBody = message<SkillMetaBody>('coder.agent.v2.SkillMetaBody', [
+  scalar(1, 'meta', 'bytes'),
+  scalar(2, 'name', 'string'),
+  scalar(3, 'description', 'string'),
+]);
+
+/** Intentionally empty: .mcp.json may hold secrets and never leaves the agent. */
+export type MCPConfigBody = Record<string, never>;
+export const MCPConfigBody = message<MCPConfigBody>('coder.agent.v2.MCPConfigBody', []);
+
+export interface MCPTool {
+  name: string;
+  description: string;
+  inputSchema?: Struct;
+}
+export const MCPTool = message<MCPTool>('coder.agent.v2.MCPTool', [
+  scalar(1, 'name', 'string'),
+  scalar(2, 'description', 'string'),
+  msg(3, 'inputSchema', () => Struct),
+]);
+
+export interface MCPServerBody {
+  serverName: string;
+  description: string;
+  tools: MCPTool[];
+}
+export const MCPServerBody = message<MCPServerBody>('coder.agent.v2.MCPServerBody', [
+  scalar(1, 'serverName', 'string'),
+  scalar(2, 'description', 'string'),
+  msgs(3, 'tools', () => MCPTool),
+]);
+
+export interface ContextResource {
+  source: string;
+  sourcePath?: string;
+  contentHash: Uint8Array;
+  /** uint64 as bigint (exact). */
+  sizeBytes: bigint;
+  status: number;
+  error: string;
+  /** oneof body: at most one of the four is set. */
+  instructionFile?: InstructionFileBody;
+  skill?: SkillMetaBody;
+  mcpConfig?: MCPConfigBody;
+  mcpServer?: MCPServerBody;
+}
+export const ContextResource = message<ContextResource>('coder.agent.v2.ContextResource', [
+  scalar(1, 'source', 'string'),
+  optional(2, 'sourcePath', 'string'),
+  scalar(3, 'contentHash', 'bytes'),
+  scalar(4, 'sizeBytes', 'uint64big'),
+  scalar(5, 'status', 'enum'),
+  scalar(6, 'error', 'string'),
+  msg(10, 'instructionFile', () => InstructionFileBody),
+  msg(11, 'skill', () => SkillMetaBody),
+  msg(12, 'mcpConfig', () => MCPConfigBody),
+  msg(13, 'mcpServer', () => MCPServerBody),
+]);
+
+export interface PushContextStateRequest {
+  /** uint64 per-process push counter, as bigint (exact). */
+  version: bigint;
+  aggregateHash: Uint8Array;
+  resources: ContextResource[];
+  initial: boolean;
+  snapshotError: string;
+}
+export const PushContextStateRequest = message<PushContextStateRequest>('coder.agent.v2.PushContextStateRequest', [
+  scalar(1, 'version', 'uint64big'),
+  scalar(2, 'aggregateHash', 'bytes'),
+  msgs(3, 'resources', () => ContextResource),
+  scalar(4, 'initial', 'bool'),
+  scalar(6, 'snapshotError', 'string'),
+]);
+
+export interface PushContextStateResponse {
+  accepted: boolean;
+}
+export const PushContextStateResponse = message<PushContextStateResponse>('coder.agent.v2.PushContextStateResponse', [scalar(1, 'accepted', 'bool')]);

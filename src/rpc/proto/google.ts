@@ -1,5 +1,5 @@
 /** google.protobuf well-known types used by the Coder protos, with conversions. */
-import { message, scalar } from './schema.js';
+import { map, message, msg, msgs, optional, scalar, type MessageCodec } from './schema.js';
 
 export interface Timestamp {
   seconds: number;
@@ -51,4 +51,63 @@ export function durationFromMillis(ms: number): Duration {
 
 export function durationToMillis(d: Duration): number {
   return d.seconds * 1000 + d.nanos / 1e6;
+}
+
+// ---- Struct / Value / ListValue (google/protobuf/struct.proto) ---------------
+
+export type JsonValue = null | number | string | boolean | JsonValue[] | { [k: string]: JsonValue };
+
+/** `kind` oneof: exactly one member set on a well-formed Value. */
+export interface Value {
+  nullValue?: number;
+  numberValue?: number;
+  stringValue?: string;
+  boolValue?: boolean;
+  structValue?: Struct;
+  listValue?: ListValue;
+}
+export interface Struct {
+  fields: Map<string, Value>;
+}
+export interface ListValue {
+  values: Value[];
+}
+export const Value: MessageCodec<Value> = message<Value>('google.protobuf.Value', [
+  optional(1, 'nullValue', 'enum'),
+  optional(2, 'numberValue', 'double'),
+  optional(3, 'stringValue', 'string'),
+  optional(4, 'boolValue', 'bool'),
+  msg(5, 'structValue', () => Struct),
+  msg(6, 'listValue', () => ListValue),
+]);
+export const Struct: MessageCodec<Struct> = message<Struct>('google.protobuf.Struct', [map(1, 'fields', 'string', () => Value)]);
+export const ListValue: MessageCodec<ListValue> = message<ListValue>('google.protobuf.ListValue', [msgs(1, 'values', () => Value)]);
+
+/** protojson's mapping of a Value (an unset kind reads as null). */
+export function valueToJson(v: Value): JsonValue {
+  if (v.structValue) return structToJson(v.structValue);
+  if (v.listValue) return v.listValue.values.map(valueToJson);
+  if (v.stringValue !== undefined) return v.stringValue;
+  if (v.numberValue !== undefined) return v.numberValue;
+  if (v.boolValue !== undefined) return v.boolValue;
+  return null;
+}
+
+export function structToJson(s: Struct): { [k: string]: JsonValue } {
+  const out: { [k: string]: JsonValue } = {};
+  for (const [k, v] of s.fields) out[k] = valueToJson(v);
+  return out;
+}
+
+export function jsonToValue(j: JsonValue): Value {
+  if (j === null) return { nullValue: 0 };
+  if (typeof j === 'number') return { numberValue: j };
+  if (typeof j === 'string') return { stringValue: j };
+  if (typeof j === 'boolean') return { boolValue: j };
+  if (Array.isArray(j)) return { listValue: { values: j.map(jsonToValue) } };
+  return { structValue: jsonToStruct(j) };
+}
+
+export function jsonToStruct(o: { [k: string]: JsonValue }): Struct {
+  return { fields: new Map(Object.entries(o).map(([k, v]) => [k, jsonToValue(v)])) };
 }

@@ -33,6 +33,7 @@ export interface AgentServiceImpl {
   listSubAgents?: Unary<a.ListSubAgentsRequest, a.ListSubAgentsResponse>;
   reportBoundaryLogs?: Unary<a.ReportBoundaryLogsRequest, a.ReportBoundaryLogsResponse>;
   updateAppStatus?: Unary<a.UpdateAppStatusRequest, a.UpdateAppStatusResponse>;
+  pushContextState?: Unary<a.PushContextStateRequest, a.PushContextStateResponse>;
 }
 
 export function registerAgentService(mux: RpcMux, impl: AgentServiceImpl): RpcMux {
@@ -58,5 +59,6 @@ export function registerAgentService(mux: RpcMux, impl: AgentServiceImpl): RpcMu
   reg(M.ListSubAgents, a.ListSubAgentsRequest, a.ListSubAgentsResponse, impl.listSubAgents);
   reg(M.ReportBoundaryLogs, a.ReportBoundaryLogsRequest, a.ReportBoundaryLogsResponse, impl.reportBoundaryLogs);
   reg(M.UpdateAppStatus, a.UpdateAppStatusRequest, a.UpdateAppStatusResponse, impl.updateAppStatus);
+  reg(M.PushContextState, a.PushContextStateRequest, a.PushContextStateResponse, impl.pushContextState);
   return mux;
 }
