@@ -301,7 +301,7 @@ export class App {
     for (const route of agentMeRoutes(deps)) r.add(route);
     for (const route of agentUserRoutes(deps)) r.add(route);
     const rpc = rpcEndpoints({
-      ...deps, coordinatorImpl: this.coordinator, replicaId: this.replicaId, websockets, derpMapFeed: derpMap, resumeTokens: new ResumeTokenProvider(this.clock, this.resumeTokenKey),
+      ...deps, coordinatorImpl: this.coordinator, shard: this.shard, replicaId: this.replicaId, websockets, derpMapFeed: derpMap, resumeTokens: new ResumeTokenProvider(this.clock, this.resumeTokenKey),
       blockDirect: this.config.derpMap.disableStun, derpForceWebsockets: this.config.derpMap.forceWebsockets, rpcMetrics: createRpcMetrics(this.registry),
     });
     this.rpcConnections = rpc.connections;

@@ -8,6 +8,8 @@ export interface ShardMetrics {
   fenced(): void;
   setRemoteShards(n: number): void;
   setGhostPeers(n: number): void;
+  /** A coordinate connection closed with 1012 by fencing or drain, or refused (1012) while fenced or draining. */
+  restartClose(protocol: 'v1' | 'v2', reason: 'fenced' | 'draining' | 'refused'): void;
 }
 
 export function createShardMetrics(registry: Registry): ShardMetrics {
@@ -17,7 +19,14 @@ export function createShardMetrics(registry: Registry): ShardMetrics {
   const fenced = new Counter({ name: 'tailnetd_shard_fenced_total', help: 'Times this shard fenced itself (Redis unreachable past the heartbeat window).', registers: [registry] });
   const remotes = new Gauge({ name: 'tailnetd_shard_remote_shards', help: 'Other shards currently alive.', registers: [registry] });
   const ghosts = new Gauge({ name: 'tailnetd_shard_remote_peers', help: 'Peers of other shards mirrored into the local core.', registers: [registry] });
+  const restart = new Counter({
+    name: 'tailnetd_shard_restart_closes_total',
+    help: 'Coordinate connections closed with 1012 (service restart) by fencing or drain, or refused while fenced/draining; by protocol (v1 JSON, v2 dRPC) and reason.',
+    labelNames: ['protocol', 'reason'],
+    registers: [registry],
+  });
   return {
+    restartClose: (protocol, reason) => restart.inc({ protocol, reason }),
     envelope: (o) => env.inc({ outcome: o }),
     resync: (t) => resync.inc({ trigger: t }),
     publishFailed: () => pubFail.inc(),

@@ -120,7 +120,24 @@ export function rpcEndpoints(deps: RpcDeps, connections = new RpcConnections()):
     });
   };
 
+  /**
+   * With Redis the coordinator is a shard: a v2 connection is refused with 1012 while the shard
+   * is fenced or draining, and fencing and drain close it (GoAway, then 1012) like a v1 socket.
+   * Returns the release to call once the connection ended, or null when refused.
+   */
+  const admit = (ws: WebSocket, conn: () => RpcConnection | null): (() => void) | null => {
+    if (!deps.shard) return () => undefined;
+    return deps.shard.admit(ws, 'v2', (code, reason) => {
+      const c = conn();
+      if (c !== null) c.close(code, reason);
+      else if (ws.readyState === ws.OPEN) ws.close(code, reason);
+    });
+  };
+
   const serveAgent = async (ws: WebSocket, a: { agentId: string; workspaceId: string; name: string; apiVersion: string; isAgent: boolean }): Promise<void> => {
+    let conn: RpcConnection | null = null;
+    const release = admit(ws, () => conn);
+    if (release === null) return;
     const mux = new RpcMux();
     registerAgentService(
       mux,
@@ -140,7 +157,6 @@ export function rpcEndpoints(deps: RpcDeps, connections = new RpcConnections()):
         { agentId: a.agentId, workspaceId: a.workspaceId, apiVersion: a.apiVersion },
       ),
     );
-    let conn: RpcConnection | null = null;
     registerTailnetService(
       mux,
       createTailnetService({
@@ -186,6 +202,7 @@ export function rpcEndpoints(deps: RpcDeps, connections = new RpcConnections()):
       monitor.start();
     }
     const cause = await conn.closed;
+    release();
     ticker.cancel();
     if (cause) logger.debug({ agent_id: a.agentId, err: cause.message }, 'agent rpc connection ended');
     if (monitor !== null) {
@@ -239,8 +256,10 @@ export function rpcEndpoints(deps: RpcDeps, connections = new RpcConnections()):
       peerId = r.peerId;
     }
     return upgradeTo(clientPath, async (ws) => {
-      const mux = new RpcMux();
       let conn: RpcConnection | null = null;
+      const release = admit(ws, () => conn);
+      if (release === null) return;
+      const mux = new RpcMux();
       registerTailnetService(
         mux,
         createTailnetService({
@@ -257,6 +276,7 @@ export function rpcEndpoints(deps: RpcDeps, connections = new RpcConnections()):
       conn = serveRpcOverWebSocket(ws, mux, { ...serveOpts, wsHeartbeatMs: CLIENT_HEARTBEAT_MS });
       track('client', conn);
       await conn.closed;
+      release();
     });
   };
 

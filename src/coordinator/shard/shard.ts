@@ -16,6 +16,8 @@
  *   heartbeat every hbMs: PUBLISH hb (+ meta, mirror TTL, members zset);
  *   remote silent for 3 beats → its peers LOST here; bye → at once.
  *   own publishes failing for 3 beats → fence: close sockets 1012 (jittered).
+ *   fence and drain reach every admitted connection alike: v1 sockets (serveAgent/serveClient)
+ *   and v2 yamux connections (admit() from the /me/rpc and ?version=2.x routes).
  */
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -35,6 +37,8 @@ export interface ShardOptions extends Omit<CoordinatorOptions, 'observer'> {
   redisUrl: string;
   /** Subscriber URL when it differs (tests route only the subscriber through a fault proxy). */
   redisSubUrl?: string;
+  /** `redisUrl` is a seed node of a Redis Cluster (≥ 7): sharded pub/sub, per-shard hash slots (bus.ts). */
+  redisCluster?: boolean;
   /** Key/channel prefix (per deployment; tests use one per test). */
   prefix: string;
   /** Shard identity (the replica id). */
@@ -50,6 +54,21 @@ export interface ShardOptions extends Omit<CoordinatorOptions, 'observer'> {
 
 /** Close code for "service restart": peers reconnect (to another replica). */
 export const WS_SERVICE_RESTART = 1012;
+
+/** Close reasons sent with 1012 (one policy for v1 and v2 connections). */
+export const RESTART_REASON = {
+  refused: 'service restart: try another replica',
+  fenced: 'service restart: coordinator unhealthy',
+  draining: 'service restart: draining',
+} as const;
+
+/** A coordinate connection fencing and drain close: how to close it, and its protocol (metric label). */
+interface Admitted {
+  protocol: CoordinateProtocol;
+  close(code: number, reason: string): void;
+}
+
+export type CoordinateProtocol = 'v1' | 'v2';
 
 interface Remote {
   epoch: string;
@@ -98,7 +117,7 @@ export class Shard implements CoreObserver {
   private readonly remotes = new Map<string, Remote>();
   private readonly deadEpochs = new Set<string>();
   private readonly ghosts = new Map<PeerId, Ghost>();
-  private readonly sockets = new Set<WebSocket>();
+  private readonly conns = new Set<Admitted>();
   private dirty = false;
   private lastPubOk = Date.now();
   private lastSelfEcho = Date.now();
@@ -148,7 +167,7 @@ export class Shard implements CoreObserver {
         },
       },
       this.logger,
-      { ...(opts.redisSubUrl ? { subUrl: opts.redisSubUrl } : {}), commandTimeoutMs: this.hbMs },
+      { ...(opts.redisSubUrl ? { subUrl: opts.redisSubUrl } : {}), commandTimeoutMs: this.hbMs, cluster: opts.redisCluster === true },
     );
   }
 
@@ -215,27 +234,55 @@ export class Shard implements CoreObserver {
   }
 
   private async serve(ws: WebSocket, run: () => Promise<unknown>): Promise<unknown> {
-    if (this.fenced || this.draining || this.stopped) {
-      ws.close(WS_SERVICE_RESTART, 'service restart: try another replica');
-      return 'rejected';
-    }
-    this.sockets.add(ws);
+    const release = this.admit(ws, 'v1');
+    if (release === null) return 'rejected';
     try {
       return await run();
     } finally {
-      this.sockets.delete(ws);
+      release();
     }
   }
 
-  /** Closes every coordinate socket with 1012, spread over `spreadMs` so peers do not reconnect at once. */
-  private closeAll(spreadMs: number, why: string): Promise<void> {
-    const all = [...this.sockets];
+  /**
+   * Admits one coordinate connection. While fenced or draining it is refused at
+   * once (1012) and null is returned; otherwise it is tracked until the returned
+   * release function is called, and fencing and drain close it with 1012 through
+   * `close` (default: the WebSocket itself; v2 passes its yamux connection's close,
+   * which sends GoAway first).
+   */
+  admit(ws: WebSocket, protocol: CoordinateProtocol, close?: (code: number, reason: string) => void): (() => void) | null {
+    if (this.fenced || this.draining || this.stopped) {
+      if (ws.readyState === ws.OPEN) ws.close(WS_SERVICE_RESTART, RESTART_REASON.refused);
+      this.metrics.restartClose(protocol, 'refused');
+      return null;
+    }
+    const entry: Admitted = {
+      protocol,
+      close:
+        close ??
+        ((code, reason) => {
+          if (ws.readyState === ws.OPEN) ws.close(code, reason);
+        }),
+    };
+    this.conns.add(entry);
+    return () => {
+      this.conns.delete(entry);
+    };
+  }
+
+  /** Closes every admitted connection with 1012, spread over `spreadMs` so peers do not reconnect at once. */
+  private closeAll(spreadMs: number, why: 'fenced' | 'draining'): Promise<void> {
+    const all = [...this.conns];
     return new Promise((resolve) => {
       let left = all.length;
       if (left === 0) resolve();
-      for (const ws of all) {
+      for (const c of all) {
         const t = setTimeout(() => {
-          if (ws.readyState === ws.OPEN) ws.close(WS_SERVICE_RESTART, why);
+          // Still open (not ended by the peer meanwhile): close it and count it.
+          if (this.conns.delete(c)) {
+            this.metrics.restartClose(c.protocol, why);
+            c.close(WS_SERVICE_RESTART, RESTART_REASON[why]);
+          }
           if (--left === 0) resolve();
         }, Math.random() * spreadMs);
         t.unref();
@@ -251,7 +298,7 @@ export class Shard implements CoreObserver {
     await this.publish({ v: 1, type: 'bye', epoch: this.epoch, seq: this.seq, from: this.id }, (p) =>
       p.del(this.bus.keys.mirror(this.id)).del(this.bus.keys.meta(this.id)).zrem(this.bus.keys.members, this.id),
     );
-    await this.closeAll(spreadMs, 'service restart: draining');
+    await this.closeAll(spreadMs, 'draining');
   }
 
   async stop(): Promise<void> {
@@ -379,7 +426,7 @@ export class Shard implements CoreObserver {
       this.counters.fences++;
       this.metrics.fenced();
       this.logger.error('redis unreachable past the heartbeat window: fencing (closing coordinate sockets with 1012)');
-      void this.closeAll(this.closeSpreadMs, 'service restart: coordinator unhealthy');
+      void this.closeAll(this.closeSpreadMs, 'fenced');
     }
     // Watchdog: our own heartbeats come back through the subscriber; if they stop while publishing works, the subscription is dead.
     const selfSilent = t - this.lastSelfEcho > window;
@@ -661,7 +708,7 @@ export class Shard implements CoreObserver {
     return this.coordinator.nodeJson(id);
   }
 
-  stats(): { local: number; ghosts: number; remotes: number; ready: boolean; fenced: boolean } & Shard['counters'] {
-    return { local: this.local.size, ghosts: this.ghosts.size, remotes: this.remotes.size, ready: this.ready(), fenced: this.fenced, ...this.counters };
+  stats(): { local: number; ghosts: number; remotes: number; ready: boolean; fenced: boolean; connections: number } & Shard['counters'] {
+    return { local: this.local.size, ghosts: this.ghosts.size, remotes: this.remotes.size, ready: this.ready(), fenced: this.fenced, connections: this.conns.size, ...this.counters };
   }
 }
