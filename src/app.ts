@@ -39,6 +39,8 @@ import { derpRoutes } from './api/routes/derp.js';
 import { debugRoutes } from './api/routes/debug.js';
 import { listeningPortsRoutes } from './api/routes/listening-ports.js';
 import { ptyRoutes } from './api/routes/pty.js';
+import { agentMetadataWatchRoutes } from './api/routes/agent-metadata-watch.js';
+import { externalAuthRoutes } from './api/routes/external-auth.js';
 import { startServerTailnet } from './peer/index.js';
 import { buildOpenApi } from './api/openapi.js';
 import { DerpMapProvider } from './derpmap/index.js';
@@ -300,6 +302,8 @@ export class App {
     for (const route of healthRoutes({ notReadyReason: () => this.notReadyReason() })) r.add(route);
     for (const route of agentMeRoutes(deps)) r.add(route);
     for (const route of agentUserRoutes(deps)) r.add(route);
+    for (const route of agentMetadataWatchRoutes({ ...deps, websockets })) r.add(route);
+    for (const route of externalAuthRoutes(deps)) r.add(route);
     const rpc = rpcEndpoints({
       ...deps, coordinatorImpl: this.coordinator, shard: this.shard, replicaId: this.replicaId, websockets, derpMapFeed: derpMap, resumeTokens: new ResumeTokenProvider(this.clock, this.resumeTokenKey),
       blockDirect: this.config.derpMap.disableStun, derpForceWebsockets: this.config.derpMap.forceWebsockets, rpcMetrics: createRpcMetrics(this.registry),

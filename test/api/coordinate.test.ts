@@ -23,7 +23,7 @@ function refusal(url: string, headers: Record<string, string> = {}): Promise<{ s
     ws.on('unexpected-response', (_req, res) => {
       let text = '';
       res.on('data', (c: Buffer) => (text += c.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as { message: string; detail?: string } }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text.trimEnd().split('\n').pop()!) as { message: string; detail?: string } }));
     });
     ws.on('error', () => {});
   });

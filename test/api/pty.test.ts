@@ -1,7 +1,7 @@
 /**
  * /pty refusals before the upgrade (coder-agents-api §2.15), both store engines:
  * auth, execute permission (generic 404), agent status gate, `reconnect`
- * validation, cross-origin, and a plain GET → 400 "Failed to accept websocket.".
+ * validation, cross-origin, and a plain GET → 426 from the WebSocket library with coderd's JSON after it.
  * A connected agent without a tailnet node ends the upgraded socket with 1011
  * "dial workspace agent: …".
  */
@@ -24,7 +24,7 @@ function refusal(url: string, headers: Record<string, string> = {}): Promise<{ s
     ws.on('unexpected-response', (_req, res) => {
       let text = '';
       res.on('data', (c: Buffer) => (text += c.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as Body }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text.trimEnd().split('\n').pop()!) as Body }));
     });
     ws.on('error', () => {});
   });
@@ -78,11 +78,15 @@ describe.each(BACKENDS)('GET /workspaceagents/{agent}/pty refusals (%s)', (backe
     }
   });
 
-  it('403 for a cross-origin browser request; plain GET → 400 "Failed to accept websocket."', async () => {
-    expect((await refusal(ws(live, `reconnect=${randomUUID()}`, owner.key), { Origin: 'https://evil.example' })).status).toBe(403);
+  it('403 for a cross-origin browser request; plain GET → 426 library text, then "Failed to accept websocket."', async () => {
+    const cross = await refusal(ws(live, `reconnect=${randomUUID()}`, owner.key), { Origin: 'https://evil.example' });
+    expect(cross.status).toBe(403);
+    expect(cross.body.detail).toMatch(/^failed to accept WebSocket connection: request Origin "https:\/\/evil\.example" is not authorized for Host "127\.0\.0\.1:\d+"$/);
     const r = await s.request(`/api/v2/workspaceagents/${live}/pty?reconnect=${randomUUID()}`, { token: owner.key });
-    expect(r.status).toBe(400);
-    expect(((await r.json()) as Body).message).toBe('Failed to accept websocket.');
+    expect(r.status).toBe(426);
+    const [text, json] = (await r.text()).trimEnd().split('\n');
+    expect(text).toMatch(/^WebSocket protocol violation: Connection header ".*" does not contain Upgrade$/);
+    expect((JSON.parse(json!) as Body).message).toBe('Failed to accept websocket.');
   });
 
   it('accepts Go uuid.Parse forms and closes 1011 "dial workspace agent: …" when the agent has no tailnet node', async () => {

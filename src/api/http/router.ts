@@ -7,6 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { ZodType } from 'zod';
 import { RequestContext } from './context.js';
+import type { AcceptErrorBody } from './ws-accept.js';
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 export type AuthKind = 'none' | 'agent' | 'user' | 'admin';
@@ -18,6 +19,8 @@ export interface Reply {
   headers?: Record<string, string>;
   /** Raw body instead of JSON. */
   raw?: string | Buffer;
+  /** Streaming responses (Server-Sent Events): the head is written with status and headers, then this owns `res`. */
+  stream?: (res: ServerResponse) => void;
 }
 
 export interface RouteDoc {
@@ -51,6 +54,11 @@ export interface UpgradeRoute {
   plain?(ctx: RequestContext): Promise<Reply> | Reply;
   /** Like `plain`, for transports that write the response themselves. */
   plainRaw?(req: IncomingMessage, res: ServerResponse): void;
+  /**
+   * coderd's Accept step after `prepare` (ws-accept.ts): the JSON coderd writes after a refused
+   * Accept (default "Failed to accept websocket."), or `false` for non-WebSocket upgrades (DERP).
+   */
+  accept?: false | { errorBody: AcceptErrorBody };
 }
 
 export type Route = HttpRoute | UpgradeRoute;

@@ -11,7 +11,8 @@ import { STATUS_CODES } from 'node:http';
 import type { Logger } from 'pino';
 import { ApiError, Msg } from './errors.js';
 import { RequestContext, RequestUrl } from './context.js';
-import type { Reply, Router } from './router.js';
+import type { Reply, Router, UpgradeRoute } from './router.js';
+import { acceptFailureBody, acceptFailureHeaders, notAnUpgrade, verifyAccept } from './ws-accept.js';
 import type { HttpMetrics } from '../../metrics/http.js';
 import { goJsonEncode } from '../../util/go-json.js';
 
@@ -63,6 +64,11 @@ export function writeReply(req: IncomingMessage, res: ServerResponse, reply: Rep
     payload = goJsonEncode(reply.body);
     headers['Content-Type'] ??= JSON_TYPE;
   }
+  if (reply.stream) {
+    res.writeHead(reply.status, headers);
+    reply.stream(res);
+    return;
+  }
   if (payload !== undefined) headers['Content-Length'] = Buffer.byteLength(payload);
   res.writeHead(reply.status, headers);
   res.end(req.method === 'HEAD' ? undefined : payload);
@@ -104,7 +110,7 @@ export function createRequestHandler(opts: DispatchOptions): (req: IncomingMessa
     let result: Promise<Reply> | Reply;
     try {
       if (route.kind === 'upgrade') {
-        result = route.plain ? route.plain(ctx) : { status: 400, body: { message: 'Failed to accept websocket.', detail: 'the request must be a WebSocket upgrade' } };
+        result = route.plain ? route.plain(ctx) : refuseNonUpgrade(route, ctx);
       } else {
         result = route.handle(ctx);
       }
@@ -115,6 +121,24 @@ export function createRequestHandler(opts: DispatchOptions): (req: IncomingMessa
     if (result instanceof Promise) result.then(done, (err: unknown) => done(errorReply(err, logger)));
     else done(result);
   };
+}
+
+/** A plain request on a WebSocket route: the route's own checks answer first, then Accept refuses it (coderd order). */
+async function refuseNonUpgrade(route: UpgradeRoute, ctx: RequestContext): Promise<Reply> {
+  await route.prepare(ctx);
+  return notAnUpgrade(ctx.req, route.accept ? route.accept.errorBody : undefined);
+}
+
+/** Writes a raw (already encoded) HTTP response on a socket that has not been upgraded, then closes it. */
+function rejectUpgradeRaw(socket: Duplex, status: number, headers: Record<string, string>, payload: string): void {
+  if (socket.destroyed) return;
+  const lines = [
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}`,
+    ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
+    `Content-Length: ${Buffer.byteLength(payload)}`,
+    'Connection: close',
+  ];
+  socket.end(lines.join('\r\n') + '\r\n\r\n' + payload);
 }
 
 /** Writes an HTTP error on a socket that has not been upgraded, then closes it. */
@@ -147,6 +171,14 @@ export function createUpgradeHandler(opts: DispatchOptions): (req: IncomingMessa
     route.prepare(ctx).then(
       (upgrade) => {
         if (socket.destroyed) return;
+        if (route.accept !== false) {
+          const failure = verifyAccept(req);
+          if (failure) {
+            // The socket is closed after the refusal, so our Connection: close replaces the library's.
+            const headers = Object.fromEntries(Object.entries(acceptFailureHeaders(failure)).filter(([k]) => k !== 'Connection'));
+            return rejectUpgradeRaw(socket, failure.status, headers, acceptFailureBody(failure, route.accept ? route.accept.errorBody : undefined));
+          }
+        }
         try {
           upgrade(req, socket, head);
         } catch (err) {

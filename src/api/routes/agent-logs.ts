@@ -20,6 +20,8 @@ import type { ApiDeps } from '../deps.js';
 import { apiError } from '../http/errors.js';
 import { authenticateUser, loadAgentParam } from '../auth.js';
 import { errorSchema } from '../schemas.js';
+import { notAnUpgrade } from '../http/ws-accept.js';
+import { metadataJson } from './agent-metadata-watch.js';
 
 const logSchema = z.array(z.object({ id: z.number().int(), created_at: z.string(), output: z.string(), level: z.string(), source_id: z.string() }));
 const sourceSchema = z.array(z.object({ id: z.string(), workspace_agent_id: z.string(), created_at: z.string(), display_name: z.string(), icon: z.string() }));
@@ -62,7 +64,10 @@ export function agentLogRoutes(deps: ApiDeps): Route[] {
     },
     async plain(ctx) {
       const q = await load(ctx);
-      return { status: 200, body: await store.agentLogs.list(q.agentId, q.after, q.limit) };
+      const rows = await store.agentLogs.list(q.agentId, q.after, q.limit);
+      // With follow coderd goes on to accept a WebSocket, which a plain request fails (426 text + JSON).
+      if (ctx.query.has('follow')) return notAnUpgrade(ctx.req);
+      return { status: 200, body: rows };
     },
     async prepare(ctx) {
       const q = await load(ctx);
@@ -91,15 +96,7 @@ export function agentLogRoutes(deps: ApiDeps): Route[] {
       async handle(ctx) {
         const session = await authenticateUser(ctx, store, clock);
         const c = await loadAgentParam(ctx, store, session, 'read');
-        const now = clock.now();
-        const rows = await store.agentRuntime.metadata(c.agent.id);
-        return {
-          status: 200,
-          body: rows.map((r) => ({
-            result: { collected_at: r.collected_at, age: Math.max(0, Math.floor((now - Date.parse(r.collected_at)) / 1000)), value: r.value, error: r.error },
-            description: { display_name: '', key: r.key, script: '', interval: 0, timeout: 0 },
-          })),
-        };
+        return { status: 200, body: metadataJson(await store.agentRuntime.metadata(c.agent.id), clock.now()) };
       },
     },
   ];

@@ -93,7 +93,6 @@ export function coordinateRoutes(deps: CoordinateDeps): UpgradeRoute[] {
         responses: { 401: err('Missing or invalid agent token.'), 403: err('Agent trying to connect from non-latest build.') },
       },
       async prepare(ctx) {
-        checkOrigin(ctx);
         const agent = await authenticateAgent(ctx, deps.store);
         const context = await deps.store.agents.context(agent.id);
         if (!context) throw apiError(400, 'Internal error fetching workspace.');
@@ -121,7 +120,6 @@ export function coordinateRoutes(deps: CoordinateDeps): UpgradeRoute[] {
         },
       },
       async prepare(ctx) {
-        checkOrigin(ctx);
         const session = await authenticateUser(ctx, deps.store, deps.clock);
         const context = await loadAgentParam(ctx, deps.store, session, 'execute');
         const agentId = context.agent.id;

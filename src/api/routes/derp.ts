@@ -34,6 +34,7 @@ export function derpRoutes(handlers: DerpHttpHandlers): (HttpRoute | UpgradeRout
         responses: { 426: { description: 'DERP requires connection upgrade', contentType: 'text/plain' } },
       },
       plainRaw: raw,
+      accept: false, // Upgrade: DERP is not a WebSocket; the DERP handler validates its own upgrades
       prepare: () =>
         Promise.resolve((req: IncomingMessage, socket: Duplex, head: Buffer) => {
           if (!handlers.handleUpgrade(req, socket, head)) socket.destroy();

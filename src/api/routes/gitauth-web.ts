@@ -21,33 +21,36 @@ export function gitAuthWebRoutes(deps: ApiDeps): HttpRoute[] {
   const { store, clock } = deps;
   const callbackUrl = (id: string) => new URL(`/gitauth/${encodeURIComponent(id)}/callback`, deps.accessUrl).toString();
 
-  return [
-    {
-      kind: 'http',
-      method: 'GET',
-      path: '/gitauth/{provider}',
-      doc: {
-        summary: 'Start the OAuth2 flow for a git auth provider',
-        tags: ['Git auth'],
-        auth: 'user',
-        query: { redirect: { description: 'Relative path to return to afterwards' } },
-        responses: { 307: { description: 'Redirect to the provider' }, 401: { description: 'Not signed in', schema: errorSchema }, 404: { description: 'Unknown provider', schema: errorSchema } },
-      },
-      async handle(ctx) {
-        const session = await authenticateUser(ctx, store, clock);
-        const provider = await store.gitauth.provider(ctx.params['provider'] ?? '');
-        if (!provider) throw apiError(404, 'Git auth provider not found.');
-        const state = randomBytes(24).toString('base64url');
-        await store.gitauth.saveState(state, provider.id, session.user.id, safeRedirect(ctx.query.get('redirect')));
-        const target = new URL(provider.auth_url);
-        target.searchParams.set('response_type', 'code');
-        target.searchParams.set('client_id', provider.client_id);
-        target.searchParams.set('redirect_uri', callbackUrl(provider.id));
-        target.searchParams.set('state', state);
-        if (provider.scopes) target.searchParams.set('scope', provider.scopes);
-        return { status: 307, headers: { Location: target.toString() } };
-      },
+  const start: HttpRoute = {
+    kind: 'http',
+    method: 'GET',
+    path: '/gitauth/{provider}',
+    doc: {
+      summary: 'Start the OAuth2 flow for a git auth provider',
+      tags: ['Git auth'],
+      auth: 'user',
+      query: { redirect: { description: 'Relative path to return to afterwards' } },
+      responses: { 307: { description: 'Redirect to the provider' }, 401: { description: 'Not signed in', schema: errorSchema }, 404: { description: 'Unknown provider', schema: errorSchema } },
     },
+    async handle(ctx) {
+      const session = await authenticateUser(ctx, store, clock);
+      const provider = await store.gitauth.provider(ctx.params['provider'] ?? '');
+      if (!provider) throw apiError(404, 'Git auth provider not found.');
+      const state = randomBytes(24).toString('base64url');
+      await store.gitauth.saveState(state, provider.id, session.user.id, safeRedirect(ctx.query.get('redirect')));
+      const target = new URL(provider.auth_url);
+      target.searchParams.set('response_type', 'code');
+      target.searchParams.set('client_id', provider.client_id);
+      target.searchParams.set('redirect_uri', callbackUrl(provider.id));
+      target.searchParams.set('state', state);
+      if (provider.scopes) target.searchParams.set('scope', provider.scopes);
+      return { status: 307, headers: { Location: target.toString() } };
+    },
+  };
+  return [
+    start,
+    // The current name, as /me/external-auth hands it to agents; same flow and callback.
+    { ...start, path: '/external-auth/{provider}', doc: { ...start.doc, summary: 'Start the OAuth2 flow for an external auth provider (current name of /gitauth/{provider})' } },
     {
       kind: 'http',
       method: 'GET',

@@ -18,7 +18,6 @@ import type { ApiDeps } from '../deps.js';
 import { apiError } from '../http/errors.js';
 import { authenticateUser, loadAgentParam } from '../auth.js';
 import { errorSchema } from '../schemas.js';
-import { checkOrigin } from './coordinate.js';
 import { statusGate } from './listening-ports.js';
 import { AGENT_PORT_RECONNECTING_PTY, encodePtyInit, type AgentDialer } from '../../peer/index.js';
 
@@ -78,7 +77,6 @@ export function ptyRoutes(deps: PtyDeps): UpgradeRoute[] {
   const err = (description: string) => ({ description, schema: errorSchema });
 
   const check = async (ctx: RequestContext): Promise<PtyRequest> => {
-    checkOrigin(ctx);
     const session = await authenticateUser(ctx, deps.store, deps.clock);
     const context = await loadAgentParam(ctx, deps.store, session, 'execute');
     statusGate(deps, context.agent);
@@ -211,10 +209,6 @@ export function ptyRoutes(deps: PtyDeps): UpgradeRoute[] {
             void serve(ws, r).finally(() => deps.websockets?.dec({ path: PATH }));
           });
         };
-      },
-      async plain(ctx) {
-        await check(ctx);
-        throw apiError(400, 'Failed to accept websocket.', 'request is not a WebSocket upgrade');
       },
     },
   ];
