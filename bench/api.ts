@@ -55,6 +55,8 @@ async function childTailnetd(): Promise<void> {
       TAILNETD_STUN_ADDRESS: '',
       TAILNETD_DATA_DIR: dataDir,
       TAILNETD_LOG_LEVEL: 'silent',
+      // One load generator hammers one path: measure the handlers, not the 512/min limiter.
+      TAILNETD_API_RATE_LIMIT: '0',
       ...(process.env['BENCH_BACKEND'] === 'postgres'
         ? { TAILNETD_POSTGRES_URL: process.env['TAILNETD_TEST_POSTGRES_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test', TAILNETD_POSTGRES_SCHEMA: schema }
         : {}),

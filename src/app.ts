@@ -24,6 +24,7 @@ import { MemoryPubsub, type Pubsub } from './pubsub/pubsub.js';
 import { GitAuthService } from './gitauth/service.js';
 import { Router } from './api/http/router.js';
 import { createRequestHandler, createUpgradeHandler } from './api/http/server.js';
+import { RateLimiter } from './api/http/rate-limit.js';
 import type { ApiDeps } from './api/deps.js';
 import { agentMeRoutes } from './api/routes/agent-me.js';
 import { agentUserRoutes } from './api/routes/agent-user.js';
@@ -191,7 +192,8 @@ export class App {
   async start(): Promise<Listening> {
     const { config, logger } = this;
     const httpMetrics = createHttpMetrics(this.registry);
-    const dispatch = { router: this.router, logger, metrics: httpMetrics, acceptingUpgrades: () => !this.draining };
+    const rateLimiter = config.apiRateLimit > 0 ? new RateLimiter(config.apiRateLimit, 60_000, this.clock) : undefined;
+    const dispatch = { router: this.router, logger, metrics: httpMetrics, acceptingUpgrades: () => !this.draining, rateLimiter };
     const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 30_000 }, createRequestHandler(dispatch));
     server.on('upgrade', createUpgradeHandler(dispatch));
     // Like Node's default: answer 400 and destroy, so junk (e.g. a TLS ClientHello sent to the

@@ -40,6 +40,7 @@ export const optionDefs: OptionDef[] = [
   opt('agentFallbackTroubleshootingUrl', 'agent-fallback-troubleshooting-url', ['TAILNETD_AGENT_FALLBACK_TROUBLESHOOTING_URL', 'CODER_AGENT_FALLBACK_TROUBLESHOOTING_URL'], 'Troubleshooting URL for agents that have none.', z.string().url().default('https://coder.com/docs/coder-oss/latest/templates#troubleshooting-templates')),
   opt('wildcardAccessUrl', 'wildcard-access-url', ['TAILNETD_WILDCARD_ACCESS_URL', 'CODER_WILDCARD_ACCESS_URL'], 'Wildcard hostname for apps (e.g. *.apps.example.com).', z.string().default('')),
   opt('resumeTokenKey', 'resume-token-key', ['TAILNETD_RESUME_TOKEN_KEY'], 'Hex key (≥ 32 bytes) signing v2 resume tokens; replicas must share it. Unset: a key kept in the data directory.', z.string().regex(/^([0-9a-fA-F]{2}){32,}$/, 'must be at least 64 hex characters').optional(), true),
+  opt('apiRateLimit', 'api-rate-limit', ['TAILNETD_API_RATE_LIMIT', 'CODER_API_RATE_LIMIT'], 'Requests per minute one client address may send to one /api/v2 path (WebSocket upgrades included); 0 or less turns the limit off.', z.coerce.number().int().default(512)),
   opt('readCacheTtlMs', 'read-cache-ttl', ['TAILNETD_READ_CACHE_TTL_MS'], 'How long hot-path reads (API keys, agent rows) are served from memory (ms; 0 turns the cache off). Other replicas\' writes show within this time.', durationMs.max(60_000).default(1000)),
   opt('shutdownGraceMs', 'shutdown-grace-period', ['TAILNETD_SHUTDOWN_GRACE_PERIOD_MS'], 'How long a SIGTERM drain may take before stragglers are cut (ms).', durationMs.default(15_000)),
   opt('derpMeshKey', 'derp-mesh-key', ['TAILNETD_DERP_MESH_KEY'], 'Shared key that lets replicas mesh their DERP relays.', z.string().min(1).optional(), true),
@@ -106,6 +107,7 @@ export interface ServerConfig {
   agentFallbackTroubleshootingUrl: string;
   wildcardAccessUrl: string;
   shutdownGraceMs: number;
+  apiRateLimit: number;
   readCacheTtlMs: number;
   resumeTokenKey?: string;
   derpMeshKey?: string;

@@ -56,6 +56,8 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
       // Each replica keeps its own data directory (its own DERP server key), as in a deployment.
       TAILNETD_DATA_DIR: opts.joinBackend ? mkdtempSync(join(tmpdir(), 'tailnetd-replica-')) : backend.dataDir,
       TAILNETD_LOG_LEVEL: 'silent',
+      // Suites open hundreds of sockets on one path from 127.0.0.1; test/api/rate-limit.test.ts covers the limit.
+      TAILNETD_API_RATE_LIMIT: '0',
       ...(backend.postgresUrl ? { TAILNETD_POSTGRES_URL: backend.postgresUrl, TAILNETD_POSTGRES_SCHEMA: backend.postgresSchema ?? '' } : {}),
       ...opts.env,
     },

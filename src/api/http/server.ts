@@ -15,6 +15,7 @@ import type { Reply, Router, UpgradeRoute } from './router.js';
 import { acceptFailureBody, acceptFailureHeaders, notAnUpgrade, verifyAccept } from './ws-accept.js';
 import type { HttpMetrics } from '../../metrics/http.js';
 import { goJsonEncode } from '../../util/go-json.js';
+import { RATE_LIMITED_MESSAGE, rateLimitKey, type RateLimiter } from './rate-limit.js';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 
@@ -24,6 +25,19 @@ export interface DispatchOptions {
   metrics: HttpMetrics;
   /** Refuse new upgrades (draining). */
   acceptingUpgrades: () => boolean;
+  /** Coder's /api/v2 limiter (--api-rate-limit); absent when turned off. */
+  rateLimiter?: RateLimiter | undefined;
+}
+
+const API_PREFIX = '/api/v2/';
+
+/** Counts the request against --api-rate-limit; returns the refusal headers when it is over. */
+function overRateLimit(opts: DispatchOptions, req: IncomingMessage, pathname: string, res?: ServerResponse): Record<string, string> | null {
+  if (!opts.rateLimiter || !pathname.startsWith(API_PREFIX)) return null;
+  const decision = opts.rateLimiter.take(rateLimitKey(req.socket.remoteAddress ?? '', pathname));
+  if (!decision.allowed) return decision.headers;
+  if (res) for (const [k, v] of Object.entries(decision.headers)) res.setHeader(k, v);
+  return null;
 }
 
 function parseUrl(req: IncomingMessage): RequestUrl | null {
@@ -82,6 +96,11 @@ export function createRequestHandler(opts: DispatchOptions): (req: IncomingMessa
     const method = req.method ?? 'GET';
     if (!url) {
       writeReply(req, res, { status: 400, body: { message: 'Invalid request URL.' } });
+      return;
+    }
+    const limited = overRateLimit(opts, req, url.pathname, res);
+    if (limited) {
+      writeReply(req, res, { status: 429, body: { message: RATE_LIMITED_MESSAGE }, headers: limited });
       return;
     }
     const match = router.match(method, url.pathname);
@@ -161,6 +180,8 @@ export function createUpgradeHandler(opts: DispatchOptions): (req: IncomingMessa
     socket.on('error', () => socket.destroy());
     const url = parseUrl(req);
     if (!url) return rejectUpgrade(socket, 400, { message: 'Invalid request URL.' });
+    const limited = overRateLimit(opts, req, url.pathname);
+    if (limited) return rejectUpgrade(socket, 429, { message: RATE_LIMITED_MESSAGE }, limited);
     const match = router.match(req.method ?? 'GET', url.pathname);
     if (!match || match.route.kind !== 'upgrade') return rejectUpgrade(socket, 404, { message: Msg.routeNotFound });
     if (!opts.acceptingUpgrades()) {
