@@ -10,6 +10,8 @@ const benches: Record<string, string> = {
   coordinator: 'bench/coordinator/run.ts',
   derp: 'bench/derp/run.ts',
   'coordinator-sharded': 'bench/coordinator/cross-shard.ts',
+  // Full size (5 000 peers, 3 shards, 5 min); scaled-down runs and --write: run bench/coordinator/soak.ts directly.
+  'coordinator-soak': 'bench/coordinator/soak.ts',
   peer: 'bench/peer.ts',
 };
 

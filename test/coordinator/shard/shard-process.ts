@@ -7,9 +7,11 @@
  *   GET  /debug/state          {ready, stats}
  *   GET  /debug/node?id=<id>   {node: canonical JSON | null}
  *   POST /debug/drain          drain now
+ *   GET  /debug/proc[?reset=1] {rss, heapUsed, cpuMicros, eldP99Ms, eldMaxMs} (event-loop delay since the last reset; benches)
  */
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import { pino } from 'pino';
 import { WebSocketServer } from 'ws';
@@ -35,12 +37,21 @@ const AGENT_PATH = '/api/v2/workspaceagents/me/coordinate';
 const CLIENT_PATH = /^\/api\/v2\/workspaceagents\/([0-9a-fA-F-]{36})\/coordinate$/;
 const wss = new WebSocketServer(COORDINATE_WS_SERVER_OPTIONS);
 
+const eld = monitorEventLoopDelay({ resolution: 10 });
+eld.enable();
+
 const server = createServer((req, res) => {
   const url = new URL(req.url ?? '/', 'http://x');
   const json = (code: number, body: unknown): void => {
     res.writeHead(code, { 'content-type': 'application/json' }).end(JSON.stringify(body));
   };
   if (url.pathname === '/debug/state') return json(shard.ready() ? 200 : 503, { ready: shard.ready(), stats: shard.stats() });
+  if (url.pathname === '/debug/proc') {
+    const cpu = process.cpuUsage();
+    const body = { rss: process.memoryUsage.rss(), heapUsed: process.memoryUsage().heapUsed, cpuMicros: cpu.user + cpu.system, eldP99Ms: eld.percentile(99) / 1e6, eldMaxMs: eld.max / 1e6 };
+    if (url.searchParams.get('reset') === '1') eld.reset();
+    return json(200, body);
+  }
   if (url.pathname === '/debug/node') return json(200, { node: shard.nodeJson(url.searchParams.get('id') ?? '') });
   if (url.pathname === '/debug/drain' && req.method === 'POST') {
     void shard.drain().then(() => json(200, { drained: true }));
