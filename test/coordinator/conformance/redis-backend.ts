@@ -9,9 +9,10 @@ import type { BackendOptions, CoordinatorBackend, RunningBackend } from './backe
 
 const REDIS_URL = process.env.TAILNETD_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
-export async function startShards(n: number, opts: BackendOptions & { env?: Record<string, string>; redisUrl?: string } = {}): Promise<RunningBackend & { procs: ShardProc[]; prefix: string }> {
+/** `cluster`: `redisUrl` is a seed of a throwaway Redis Cluster (test/helpers/redis-cluster.ts), torn down by its owner, so no key cleanup here. */
+export async function startShards(n: number, opts: BackendOptions & { env?: Record<string, string>; redisUrl?: string; cluster?: boolean } = {}): Promise<RunningBackend & { procs: ShardProc[]; prefix: string }> {
   const prefix = newPrefix();
-  const env: Record<string, string> = { REDIS_URL: opts.redisUrl ?? REDIS_URL, PREFIX: prefix, ...(opts.env ?? {}) };
+  const env: Record<string, string> = { REDIS_URL: opts.redisUrl ?? REDIS_URL, PREFIX: prefix, ...(opts.cluster ? { REDIS_CLUSTER: '1' } : {}), ...(opts.env ?? {}) };
   if (opts.writeTimeoutMs) env.WRITE_TIMEOUT_MS = String(opts.writeTimeoutMs);
   if (opts.queueSize) env.QUEUE_SIZE = String(opts.queueSize);
   const procs = await Promise.all(Array.from({ length: n }, (_, i) => startShard(i, env)));
@@ -32,6 +33,7 @@ export async function startShards(n: number, opts: BackendOptions & { env?: Reco
     clientUrl: (agentId, clientId, shard) => `${url(shard)}/api/v2/workspaceagents/${agentId}/coordinate?client=${clientId}`,
     async stop() {
       await Promise.all(procs.map((p) => p.kill('SIGKILL')));
+      if (opts.cluster) return;
       const r = new Redis(opts.redisUrl ?? REDIS_URL, { lazyConnect: true });
       try {
         await r.connect();

@@ -26,6 +26,7 @@ const shard = new Shard({
   redisUrl: env.REDIS_URL ?? 'redis://127.0.0.1:6379',
   prefix: env.PREFIX ?? 'tailnetd:test:',
   ...(env.REDIS_SUB_URL ? { redisSubUrl: env.REDIS_SUB_URL } : {}),
+  ...(env.REDIS_CLUSTER === '1' ? { redisCluster: true } : {}),
   ...(env.SHARD_ID ? { shardId: env.SHARD_ID } : {}),
   ...(num(env.HB_MS) ? { heartbeatMs: num(env.HB_MS) as number } : {}),
   ...(num(env.WRITE_TIMEOUT_MS) ? { writeTimeoutMs: num(env.WRITE_TIMEOUT_MS) as number } : {}),

@@ -1,0 +1,4 @@
+import { defineConformance } from './conformance/cases.js';
+import { redisClusterBackend } from './conformance/redis-cluster-backend.js';
+
+defineConformance(redisClusterBackend);
