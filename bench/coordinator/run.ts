@@ -6,6 +6,9 @@
  *
  * Usage: node --import tsx bench/coordinator/run.ts [--quick] [--only=C1,C2,C5,C6,FW] [--no-write]
  * (or `npm run bench:coordinator`). A full run replaces the "## Coordinator" section of bench/RESULTS.md.
+ *
+ * With --proto=v1|v2|both|mixed, C1, C2 and C5 (sockets) run with v1 JSON and/or v2 dRPC peers side by side
+ * instead (proto.ts); only --write then writes, and only the "## Coordinator v2 vs v1" section.
  */
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
@@ -14,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { Child } from './ipc.js';
 import { coreCostPerUpdate } from './core-scale.js';
 import { runFrameWrite } from './frame-write.js';
+import { runProtoComparison } from './proto.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -389,7 +393,19 @@ function writeResults(): void {
   writeFileSync(file, text);
 }
 
-main().then(
+const protoArg = args.find((a) => a.startsWith('--proto='));
+const run = protoArg
+  ? () =>
+      runProtoComparison({
+        proto: protoArg.slice(8),
+        quick,
+        only: only.filter((x) => ['C1', 'C2', 'C5'].includes(x)),
+        write: args.includes('--write'),
+        command: `node --import tsx bench/coordinator/run.ts ${args.join(' ')}`,
+      })
+  : main;
+
+run().then(
   () => process.exit(0),
   (e) => {
     console.error(e);

@@ -13,6 +13,7 @@ import { Server as SioServer } from 'socket.io';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { startMemoryServer } from '../../test/coordinator/conformance/memory-backend.js';
 import { serveIpc } from './ipc.js';
+import { startProtoServer } from './proto-server.js';
 
 const kind = process.argv[2] ?? 'coord';
 const redisKey = process.argv[3] ?? `bench-coord-${process.pid}`;
@@ -20,6 +21,8 @@ let port = 0;
 const eld = monitorEventLoopDelay({ resolution: 10 });
 eld.enable();
 let peers = (): number => 0;
+/** Socket bytes in/out (the `proto` server counts them; others report 0). */
+let wireBytes = (): { in: number; out: number } => ({ in: 0, out: 0 });
 
 async function startCoord(): Promise<void> {
   const s = await startMemoryServer({});
@@ -98,7 +101,12 @@ async function startSio(): Promise<void> {
 serveIpc({
   async start() {
     if (kind === 'coord') await startCoord();
-    else if (kind === 'ws') await startBareWs();
+    else if (kind === 'proto') {
+      const s = await startProtoServer();
+      port = s.port;
+      peers = s.peers;
+      wireBytes = s.wireBytes;
+    } else if (kind === 'ws') await startBareWs();
     else await startSio();
     return { port, pid: process.pid };
   },
@@ -109,6 +117,8 @@ serveIpc({
       rss: process.memoryUsage.rss(),
       heapUsed: process.memoryUsage().heapUsed,
       peers: peers(),
+      wireIn: wireBytes().in,
+      wireOut: wireBytes().out,
       eldP99: eld.percentile(99) / 1e6,
       eldMax: eld.max / 1e6,
     };
