@@ -261,9 +261,13 @@ serveIpc({
           for (let tries = 0; tries < 20; tries++) {
             const p = peers[Math.floor(Math.random() * peers.length)] as Peer;
             if (!p.up || !p.wantUp) continue;
+            // Forget the socket at once: its close handshake may outlast the time out (server busy).
+            const ws = p.ws;
+            p.ws = null;
+            p.up = false;
             p.wantUp = false;
             p.downSince = now;
-            p.ws?.close(1000);
+            ws?.close(1000);
             counts.disconnects!++;
             out.push(p);
             break;
