@@ -88,13 +88,14 @@ describe.each(BACKENDS)('WebSocket accept step (%s)', (backend) => {
   });
 
   it('cross-origin: checked by Accept after auth (no session → 401 JSON; signed in → 403 text + JSON)', async () => {
-    const path = `/api/v2/workspaceagents/${agent.id}/coordinate`;
     const hs = { Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-Version': '13', 'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==', Origin: 'https://evil.example' };
-    const anon = await rawGet(s.url, path, hs);
-    expect(anon.status).toBe(401);
-    expect(anon.headers['content-type']).toBe('application/json; charset=utf-8');
-    const signed = await rawGet(s.url, path, { ...hs, 'Coder-Session-Token': owner.key });
-    expect(signed.status).toBe(403);
-    expectRefusal(signed.body, `request Origin "https://evil.example" is not authorized for Host "${new URL(s.url).host}"`);
+    for (const r of routes()) {
+      const anon = await rawGet(s.url, r.path, hs);
+      expect(anon.status, r.name).toBe(401);
+      expect(anon.headers['content-type'], r.name).toBe('application/json; charset=utf-8');
+      const signed = await rawGet(s.url, r.path, { ...hs, 'Coder-Session-Token': r.token });
+      expect(signed.status, r.name).toBe(403);
+      expectRefusal(signed.body, `request Origin "https://evil.example" is not authorized for Host "${new URL(s.url).host}"`);
+    }
   });
 });

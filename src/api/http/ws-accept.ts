@@ -5,7 +5,7 @@
  * writes its own JSON error — the status is already committed, so that JSON lands after the text.
  *
  *   prepare(ctx) ─ok─► verifyHandshake ─fail─► "<text>\n" + "<coderd JSON>\n"  (text/plain, status of the library)
- *                                       └ok──► checkOrigin ─fail─► same, 403
+ *                                       └ok──► verifyOrigin ─fail─► same, 403
  *                                                          └ok──► upgrade
  */
 import type { IncomingMessage } from 'node:http';

@@ -31,21 +31,6 @@ export interface CoordinateDeps extends ApiDeps {
   coordinateV2?: (ctx: RequestContext, agentId: string, version: string) => Promise<(req: IncomingMessage, socket: Duplex, head: Buffer) => void>;
 }
 
-/** nhooyr/websocket refuses cross-origin browser requests with 403 before the handler runs. */
-export function checkOrigin(ctx: RequestContext): void {
-  const origin = ctx.header('origin');
-  if (!origin) return;
-  let originHost: string;
-  try {
-    originHost = new URL(origin).host;
-  } catch {
-    throw apiError(403, 'Failed to accept websocket.', `invalid Origin header ${JSON.stringify(origin)}`);
-  }
-  if (originHost.toLowerCase() !== (ctx.header('host') ?? '').toLowerCase()) {
-    throw apiError(403, 'Failed to accept websocket.', `request Origin ${JSON.stringify(origin)} is not authorized for Host ${JSON.stringify(ctx.header('host') ?? '')}`);
-  }
-}
-
 export function storeRecorder(deps: CoordinateDeps): AgentConnectionRecorder {
   const { store, pubsub } = deps;
   const publish = async (agentId: string): Promise<void> => {
