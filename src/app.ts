@@ -48,7 +48,8 @@ import { DerpMapProvider } from './derpmap/index.js';
 import { createCoordinator, type Coordinator } from './coordinator/index.js';
 import { Shard } from './coordinator/shard/shard.js';
 import { DerpMeshManager } from './coordinator/shard/derp-mesh.js';
-import { Redis } from 'ioredis';
+import { createCluster } from './coordinator/shard/redis-cluster.js';
+import { Redis, type Cluster } from 'ioredis';
 import { DerpServer, createDerpHttpHandlers, loadOrCreateServerKey, startStunServer, type StunServer } from './derp/index.js';
 import { createIdentityVerifiers, createInstanceIdentityHandlers, identityRateLimit } from './identity/index.js';
 import { VERSION } from './version.js';
@@ -115,7 +116,7 @@ export class App {
   private derpMesh: DerpMeshManager | null = null;
   /** Signs v2 resume tokens; kept across restarts so reconnecting clients keep their peer ID. */
   private resumeTokenKey!: Buffer;
-  private meshRedis: Redis | null = null;
+  private meshRedis: Redis | Cluster | null = null;
   private rpcConnections: RpcConnections | null = null;
   private draining = false;
   private stopped = false;
@@ -159,7 +160,7 @@ export class App {
     let shard: Shard | null = null;
     let coordinator: Coordinator;
     if (config.redisUrl) {
-      shard = new Shard({ ...coordinatorOptions, redisUrl: config.redisUrl, prefix: config.redisPrefix, shardId: replicaId, heartbeatMs: config.shardHeartbeatMs });
+      shard = new Shard({ ...coordinatorOptions, redisUrl: config.redisUrl, redisCluster: config.redisCluster, prefix: config.redisPrefix, shardId: replicaId, heartbeatMs: config.shardHeartbeatMs });
       await shard.start();
       coordinator = shard.coordinator;
     } else {
@@ -223,7 +224,12 @@ export class App {
     this.mountRoutes(httpMetrics.websockets);
 
     if (this.derp && this.derpPrivateKey && config.derpMeshKey && (config.redisUrl || config.derpMeshWith)) {
-      this.meshRedis = config.redisUrl ? new Redis(config.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1 }) : null;
+      // Discovery is one zset (one slot): the same commands work on a single node and on a cluster.
+      this.meshRedis = !config.redisUrl
+        ? null
+        : config.redisCluster
+          ? createCluster(config.redisUrl, { node: { maxRetriesPerRequest: 1 }, cluster: { enableOfflineQueue: false, lazyConnect: false } })
+          : new Redis(config.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
       this.meshRedis?.on('error', (err: Error) => logger.debug({ err: err.message }, 'derp mesh redis error'));
       this.derpMesh = new DerpMeshManager({
         derp: this.derp,

@@ -46,6 +46,7 @@ export const optionDefs: OptionDef[] = [
   opt('derpMeshKey', 'derp-mesh-key', ['TAILNETD_DERP_MESH_KEY'], 'Shared key that lets replicas mesh their DERP relays.', z.string().min(1).optional(), true),
   opt('derpVerifyClients', 'derp-verify-clients', ['TAILNETD_DERP_VERIFY_CLIENTS'], 'Only admit DERP clients whose node key the coordinator knows (fail closed).', bool.default(false)),
   opt('redisUrl', 'redis-url', ['TAILNETD_REDIS_URL'], 'Redis URL; turns on the sharded coordinator (replicas share peers over Redis pub/sub) and DERP mesh discovery.', z.string().url().optional(), true),
+  opt('redisCluster', 'redis-cluster', ['TAILNETD_REDIS_CLUSTER'], 'Treat --redis-url as a seed node of a Redis Cluster (Redis ≥ 7): the shard bus uses sharded pub/sub (SPUBLISH/SSUBSCRIBE) and per-replica hash slots; credentials and TLS of the URL apply to every node.', bool.default(false)),
   opt('redisPrefix', 'redis-prefix', ['TAILNETD_REDIS_PREFIX'], 'Prefix of every Redis key and channel tailnetd uses (one per deployment).', z.string().min(1).max(64).default('tailnetd:')),
   opt('shardHeartbeatMs', 'shard-heartbeat-interval', ['TAILNETD_SHARD_HEARTBEAT_MS'], 'Coordinator shard heartbeat period (ms); 3 missed beats mark a replica lost and fence a replica cut off from Redis.', durationMs.min(100).default(2000)),
   opt('derpRelayUrl', 'derp-relay-url', ['TAILNETD_DERP_RELAY_URL', 'CODER_DERP_SERVER_RELAY_URL'], 'URL other replicas reach this replica\'s DERP relay at (announced in Redis for meshing).', z.string().url().optional()),
@@ -112,6 +113,7 @@ export interface ServerConfig {
   resumeTokenKey?: string;
   derpMeshKey?: string;
   redisUrl?: string;
+  redisCluster: boolean;
   redisPrefix: string;
   shardHeartbeatMs: number;
   derpRelayUrl?: string;

@@ -8,7 +8,7 @@
  *   replica A ──ZADD P derp:relays urlA──▶ Redis ◀──ZRANGEBYSCORE now +inf── replica B
  *   links: url → startMeshLink(derp, {url, meshKey, privateKey})
  */
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { startMeshLink, type MeshLink, type MeshLinkOptions } from '../../derp/mesh.js';
 import type { DerpServer } from '../../derp/server.js';
@@ -22,8 +22,8 @@ export interface DerpMeshOptions {
   selfUrl?: string;
   /** Static peers (TAILNETD_DERP_MESH_WITH), always linked. */
   staticUrls?: string[];
-  /** Redis client for discovery (offline queue off is fine); undefined = static list only. */
-  redis?: Redis;
+  /** Redis client (single node or cluster: one key) for discovery (offline queue off is fine); undefined = static list only. */
+  redis?: Redis | Cluster;
   prefix?: string;
   intervalMs?: number;
   linkRetryMs?: number;
