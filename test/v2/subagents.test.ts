@@ -191,6 +191,10 @@ describe.each(BACKENDS)('sub-agents, app statuses and context state over /me/rpc
     const id = idText(res.agent!.id);
     const child = await dial(tokenText(res.agent!.authToken));
     await child.unary(M.GetManifest, ap.GetManifestRequest, ap.Manifest, {});
+    // A side connection (tools using the agent token) has no connection monitor: only the
+    // delete itself can close it.
+    const side = await RpcClient.dial(s.url, RPC, { token: tokenText(res.agent!.authToken), query: { version: '2.10', role: 'tooling' } });
+    await side.unary(M.GetManifest, ap.GetManifestRequest, ap.Manifest, {});
 
     const otherRpc = await dial(other.token!);
     expect((await rpcError(del(otherRpc, res.agent!.id))).message).toBe('unauthorized: forbidden');
@@ -207,6 +211,7 @@ describe.each(BACKENDS)('sub-agents, app statuses and context state over /me/rpc
     // The live connection is closed by the same path that kicks agents of a superseded build.
     const closed = await child.closed;
     expect(closed.code).toBe(1001);
+    expect(await side.closed).toEqual({ code: 1001, reason: 'workspace agent deleted' });
     const again = await dial(tokenText(res.agent!.authToken)).then(
       (c) => {
         c.close();

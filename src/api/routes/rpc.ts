@@ -48,6 +48,7 @@ const CLIENT_HEARTBEAT_MS = 15_000;
 export class RpcConnections {
   private readonly conns = new Set<RpcConnection>();
   private readonly perAgent = new Map<string, number>();
+  private readonly kickers = new Map<string, Set<() => void>>();
 
   add(c: RpcConnection): void {
     this.conns.add(c);
@@ -64,6 +65,24 @@ export class RpcConnections {
     if (n <= 0) this.perAgent.delete(id);
     else this.perAgent.set(id, n);
     return Math.max(0, n);
+  }
+
+  /** Registers how to close one live connection of `id`; returns the unregister function. */
+  onKick(id: string, kick: () => void): () => void {
+    let set = this.kickers.get(id);
+    if (!set) this.kickers.set(id, (set = new Set()));
+    set.add(kick);
+    return () => {
+      set.delete(kick);
+      if (set.size === 0 && this.kickers.get(id) === set) this.kickers.delete(id);
+    };
+  }
+
+  /** Closes this replica's live connections of an agent (a deleted sub-agent); other replicas' monitors see the row gone. */
+  kickAgent(id: string): number {
+    const set = [...(this.kickers.get(id) ?? [])];
+    for (const kick of set) kick();
+    return set.length;
   }
 
   get size(): number {
@@ -153,6 +172,7 @@ export function rpcEndpoints(deps: RpcDeps, connections = new RpcConnections()):
           derpMap: () => deps.derpMapFeed.current(),
           disableDirectConnections: deps.blockDirect,
           derpForceWebsockets: deps.derpForceWebsockets,
+          onSubAgentDeleted: (id) => connections.kickAgent(id),
         },
         { agentId: a.agentId, workspaceId: a.workspaceId, apiVersion: a.apiVersion },
       ),
@@ -178,6 +198,7 @@ export function rpcEndpoints(deps: RpcDeps, connections = new RpcConnections()):
       closing = true;
       conn.close(code, reason);
     };
+    const unkick = connections.onKick(a.agentId, () => closeWith(1001, 'workspace agent deleted'));
     let monitor: AgentConnectionMonitor | null = null;
     let lastPong = deps.clock.now();
     const ticker = deps.clock.setInterval(() => {
@@ -202,6 +223,7 @@ export function rpcEndpoints(deps: RpcDeps, connections = new RpcConnections()):
       monitor.start();
     }
     const cause = await conn.closed;
+    unkick();
     release();
     ticker.cancel();
     if (cause) logger.debug({ agent_id: a.agentId, err: cause.message }, 'agent rpc connection ended');
