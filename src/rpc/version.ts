@@ -17,8 +17,8 @@ export interface VersionPolicy {
 
 /**
  * Highest API version tailnetd declares. Go agents never downgrade, so this
- * must be ≥ the newest agent's request; RPCs we do not implement answer
- * Unimplemented (code 12), which 2.10's PushContextState tolerates.
+ * must be ≥ the newest agent's request. Every Agent RPC up to 2.10
+ * (PushContextState) is served; raise this only with all of a newer minor's RPCs.
  */
 export const CURRENT_API_VERSION: ApiVersion = { major: 2, minor: 10 };
 
