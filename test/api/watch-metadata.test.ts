@@ -78,6 +78,8 @@ describe.each(BACKENDS)('watch agent metadata (%s)', (backend) => {
       clock.advance(1000);
       return pred();
     }, what);
+  /** Whether anything still listens for this agent's metadata notifications (a leaked watch would). */
+  const watched = (agentId: string) => (s.app.pubsub as unknown as { channels: Map<string, Set<unknown>> }).channels.has(`workspace_agent_metadata:${agentId}`);
   const valuesOf = (data: Md[] | null) => Object.fromEntries((data ?? []).map((m) => [m.description.key, m.result.value]));
 
   it('refuses without a session (401), for another user (404) and for a bad id (400), before streaming', async () => {
@@ -131,6 +133,7 @@ describe.each(BACKENDS)('watch agent metadata (%s)', (backend) => {
     expect(refreshes.length).toBeGreaterThanOrEqual(3);
     expect(refreshes.length).toBeLessThanOrEqual(5);
     await sse.stop();
+    await eventually(() => !watched(agent.id), 'watch ended with the stream');
     rpc.close();
   });
 
@@ -150,8 +153,10 @@ describe.each(BACKENDS)('watch agent metadata (%s)', (backend) => {
     await report({ disk: '4%' });
     await tickUntil(() => msgs.some((m) => valuesOf(m.data)['disk'] === '4%'), 'update');
     const closed = new Promise<{ code: number; reason: string }>((r) => ws.on('close', (code, reason) => r({ code, reason: reason.toString() })));
+    expect(watched(agent.id)).toBe(true);
     ws.send('hello');
     expect(await closed).toEqual({ code: 1002, reason: 'Clients cannot send messages for one-way WebSockets' });
+    await eventually(() => !watched(agent.id), 'watch ended with the socket');
     rpc.close();
   });
 
@@ -165,6 +170,7 @@ describe.each(BACKENDS)('watch agent metadata (%s)', (backend) => {
     expect(await res.text()).toBe(
       `${lib}\n${JSON.stringify({ message: 'Internal error setting up server-sent events.', detail: `cannot establish connection: failed to accept WebSocket connection: ${lib}` })}\n`,
     );
+    expect(watched(agent.id)).toBe(false);
     rpc.close();
   });
 });

@@ -184,11 +184,13 @@ export function agentMetadataWatchRoutes(deps: MetadataWatchDeps): [HttpRoute, U
   const errors = { 400: err('Invalid agent id.'), 401: err('Not signed in.'), 404: err('Unknown agent or no access.'), 500: err('Internal error.') };
   const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, clientTracking: false, maxPayload: 32 * 1024 });
 
-  /** Auth, agent, subscription and first read, in coderd's order; the watch is live afterwards. */
-  const open = async (ctx: RequestContext): Promise<MetadataWatch> => {
+  const agentOf = async (ctx: RequestContext): Promise<string> => {
     const session = await authenticateUser(ctx, store, clock);
-    const c = await loadAgentParam(ctx, store, session, 'read');
-    const watch = new MetadataWatch(deps, c.agent.id);
+    return (await loadAgentParam(ctx, store, session, 'read')).agent.id;
+  };
+  /** Subscription, then the first read (coderd's order); the watch is live afterwards. */
+  const open = async (agentId: string): Promise<MetadataWatch> => {
+    const watch = new MetadataWatch(deps, agentId);
     try {
       await watch.load();
     } catch (e) {
@@ -209,7 +211,9 @@ export function agentMetadataWatchRoutes(deps: MetadataWatchDeps): [HttpRoute, U
       responses: { 200: { description: 'An event stream', contentType: 'text/event-stream' }, ...errors },
     },
     async handle(ctx) {
-      const watch = await open(ctx);
+      const watch = await open(await agentOf(ctx));
+      // If the client is gone before the stream starts, nothing else would end the watch.
+      ctx.req.socket.once('close', () => watch.stop());
       return {
         status: 200,
         headers: { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' },
@@ -231,14 +235,16 @@ export function agentMetadataWatchRoutes(deps: MetadataWatchDeps): [HttpRoute, U
     // httpapi.OneWayWebSocketEventSender wraps Accept's error; the handler then writes this 500.
     accept: { errorBody: (f) => ({ message: 'Internal error setting up server-sent events.', detail: `cannot establish connection: ${ACCEPT_ERROR_PREFIX}${f.text}` }) },
     async prepare(ctx) {
-      const watch = await open(ctx);
+      const agentId = await agentOf(ctx);
+      // The watch starts only once upgraded: a refused Accept (plain request, bad origin) leaves nothing behind.
       return (req, socket, head) => {
-        // A refused or failed upgrade never reaches the callback: end the watch with the socket.
-        socket.once('close', () => watch.stop());
         wss.handleUpgrade(req, socket, head, (conn) => {
           deps.websockets?.inc({ path: wsPath });
           conn.once('close', () => deps.websockets?.dec({ path: wsPath }));
-          serveOneWay(conn, watch, clock);
+          open(agentId).then(
+            (watch) => serveOneWay(conn, watch, clock),
+            () => conn.close(1011, 'Failed to get metadata.'),
+          );
         });
       };
     },
@@ -266,6 +272,10 @@ function streamEvents(res: ServerResponse, watch: MetadataWatch, clock: Clock): 
  * client closes with 1002, an unreadable one with 1011; a failed ping closes the socket.
  */
 function serveOneWay(conn: WebSocket, watch: MetadataWatch, clock: Clock): void {
+  if (conn.readyState !== conn.OPEN) {
+    watch.stop(); // closed while the first read ran
+    return;
+  }
   let awaitingPong = false;
   const ping = clock.setInterval(() => {
     if (awaitingPong) {
