@@ -123,6 +123,9 @@ export class Conn implements StreamSink {
   private closeReason: CloseReason | null = null;
   readonly ip16: Buffer | null;
   readonly port: number;
+  /** The transport's write headroom and preferred write size. */
+  private readonly headroom: number;
+  private readonly maxWrite: number;
 
   constructor(
     private readonly srv: DerpServerCore,
@@ -139,6 +142,8 @@ export class Conn implements StreamSink {
     this.notHereAt = srv.clock.monotonic();
     this.ip16 = srv.ipTo16(info.remoteAddress ?? stream.remoteAddress);
     this.port = info.remotePort ?? stream.remotePort ?? 0;
+    this.headroom = stream.headroom ?? 0;
+    this.maxWrite = stream.maxWrite ?? Number.MAX_SAFE_INTEGER;
     this.parser = new FrameParser(
       (t) => (this.state === ST_ACTIVE ? ACTIVE_LIMITS[t]! : HANDSHAKE_LIMITS[t]!),
       (t, p) => (this.state === ST_ACTIVE ? this.onFrame(t, p) : this.onHandshake(t, p)),
@@ -310,7 +315,7 @@ export class Conn implements StreamSink {
     // reading until the debt is repaid; TCP backpressure does the rest.
     const rate = srv.limits.perClientBytesPerSec;
     if (rate > 0 && !this.isMesh) {
-      const now = srv.tick;
+      const now = srv.clock.monotonic();
       const burst = srv.limits.perClientBurstBytes;
       this.rateTokens = Math.min(burst, this.rateTokens + ((now - this.rateAt) * rate) / 1000);
       this.rateAt = now;
@@ -397,20 +402,32 @@ export class Conn implements StreamSink {
     return f === 0 ? PeerPresentFlags.IsRegular : f;
   }
 
-  /** Writes queued frames as one buffer per write, up to the flush budget, until the stream pushes back. */
+  /**
+   * Writes queued frames as one buffer per write (after the transport's
+   * headroom), up to the flush budget and the transport's preferred write
+   * size, until the stream pushes back.
+   */
   flush(): void {
     this.dirty = false;
     const srv = this.srv;
     const stats = srv.stats;
+    const hr = this.headroom;
     while (this.pendingBytes > 0 && !this.blocked && this.state !== ST_CLOSED) {
-      const size = Math.min(this.pendingBytes, srv.limits.maxFlushBytes);
-      const slab = size > SMALL_WRITE ? srv.takeSlab() : null;
-      const out = slab ?? Buffer.allocUnsafe(size);
-      let o = 0;
+      const size = Math.min(this.pendingBytes, srv.limits.maxFlushBytes - hr);
+      const slab = size + hr > SMALL_WRITE ? srv.takeSlab() : null;
+      const out = slab ?? Buffer.allocUnsafe(size + hr);
+      // One frame larger than the preferred write still goes out (alone).
+      let lim = hr + Math.min(size, this.maxWrite);
+      let o = hr;
       const ctrl = this.ctrl;
       let ci = 0;
-      while (ci < ctrl.length && o + ctrl[ci]!.length <= size) {
-        const f = ctrl[ci++]!;
+      while (ci < ctrl.length) {
+        const f = ctrl[ci]!;
+        if (o + f.length > lim) {
+          if (o !== hr || hr + f.length > out.length) break;
+          lim = hr + f.length;
+        }
+        ci++;
         f.copy(out, o);
         o += f.length;
         if (f[0] === FrameType.Pong) {
@@ -423,13 +440,17 @@ export class Conn implements StreamSink {
       let bytes = 0;
       let qsum = 0;
       const now = srv.clock.monotonic();
-      for (const q of [this.qDisco, this.qOther]) {
+      for (let qi = 0; qi < 2; qi++) {
+        const q = qi === 0 ? this.qDisco : this.qOther;
         while (q.size > 0) {
           const h = q.head;
           const pay = q.pay[h]!;
           const off = q.off[h]!;
           const flen = 37 + pay.length - off;
-          if (o + flen > size) break;
+          if (o + flen > lim) {
+            if (o !== hr || hr + flen > out.length) break;
+            lim = hr + flen;
+          }
           o = writeRecvPacket(out, o, q.src[h]!, pay, off);
           qsum += now - q.at[h]!;
           bytes += pay.length - off;
@@ -437,18 +458,18 @@ export class Conn implements StreamSink {
           q.dropFront();
         }
       }
-      this.pendingBytes -= o;
-      if (o === 0) break; // cannot happen: the budget exceeds any single frame
+      this.pendingBytes -= o - hr;
+      if (o === hr) break; // cannot happen: the budget exceeds any single frame
       if (packets > 0) {
         stats.packetsSent += packets;
         stats.bytesSent += bytes;
         // EWMA with α = 0.1 applied per packet, folded for the batch.
         const avg = qsum / packets;
-        const keep = Math.pow(0.9, packets);
+        const keep = packets === 1 ? 0.9 : Math.pow(0.9, packets);
         stats.averageQueueDurationMs = stats.averageQueueDurationMs * keep + avg * (1 - keep);
       }
       const data = o === out.length ? out : out.subarray(0, o);
-      if (!(slab ? this.stream.write(data, () => srv.returnSlab(slab)) : this.stream.write(data))) {
+      if (!(slab ? this.stream.write(data, () => srv.returnSlab(slab), hr) : this.stream.write(data, undefined, hr))) {
         this.blocked = true;
         const wt = this.isMesh ? srv.limits.meshWriteTimeoutMs : srv.limits.writeTimeoutMs;
         if (wt > 0 && this.writeTimer === null) {

@@ -1,7 +1,7 @@
 /**
  * HTTP side of DERP on a node:http (or https) server, HTTP/1.1 only:
  *
- *   GET /derp  Upgrade: websocket + subprotocol "derp" → ws (noServer) → WsStream ─┐
+ *   GET /derp  Upgrade: websocket + subprotocol "derp" → own 101 (ws.ts) → WsSocketStream ─┐
  *   GET /derp  Upgrade: DERP (or bare "websocket")    → raw 101 / fast start → SocketStream ─┤→ DerpServer.accept
  *   GET /derp  anything else                          → 426
  *   /derp/probe, /derp/latency-check                  → 200 (GET/HEAD), CORS *
@@ -14,10 +14,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer, type WebSocket } from 'ws';
 import type { DerpServer } from './server.js';
-import { SocketStream, WsStream } from './stream.js';
+import { SocketStream, WsSocketStream } from './stream.js';
 import { PROTOCOL_VERSION } from './frame.js';
+import { wsAcceptKey, wsHandshakeResponse } from './ws.js';
 
 export interface DerpHttpOptions {
   /** Path of the DERP endpoint (default `/derp`). */
@@ -45,6 +45,10 @@ function pathOf(url: string | undefined): string {
   if (!url) return '/';
   const q = url.indexOf('?');
   return q >= 0 ? url.slice(0, q) : url;
+}
+
+function headerValue(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
 }
 
 function rawResponse(socket: Duplex, status: string, body: string): void {
@@ -75,15 +79,7 @@ export function serveProbe(req: IncomingMessage, res: ServerResponse): void {
 export function createDerpHttpHandlers(server: DerpServer, opts: DerpHttpOptions = {}): DerpHttpHandlers {
   const derpPath = opts.path ?? '/derp';
   const wsEnabled = opts.websocket ?? true;
-  const wss = wsEnabled
-    ? new WebSocketServer({
-        noServer: true,
-        perMessageDeflate: false,
-        clientTracking: false,
-        maxPayload: opts.maxWebSocketMessage ?? 2 * 1024 * 1024,
-        handleProtocols: (protocols) => (protocols.has('derp') ? 'derp' : false),
-      })
-    : null;
+  const wsMaxMessage = opts.maxWebSocketMessage ?? 2 * 1024 * 1024;
   const upgradeHead = Buffer.from(
     'HTTP/1.1 101 Switching Protocols\r\n' +
       'Upgrade: DERP\r\n' +
@@ -99,15 +95,25 @@ export function createDerpHttpHandlers(server: DerpServer, opts: DerpHttpOptions
     const sock = socket as Partial<Socket>;
     const remoteAddress = sock.remoteAddress;
     const remotePort = sock.remotePort;
-    if (wss && up === 'websocket' && typeof proto === 'string' && proto.includes('derp')) {
-      wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
-        if (ws.protocol !== 'derp') {
-          ws.close(1008, 'client must speak the derp subprotocol');
-          return;
-        }
-        sock.setNoDelay?.(true);
-        server.accept(new WsStream(ws, remoteAddress, remotePort), { remoteAddress, remotePort, notIdeal });
-      });
+    if (wsEnabled && up === 'websocket' && typeof proto === 'string' && proto.includes('derp')) {
+      const accept = wsAcceptKey(headerValue(req.headers['sec-websocket-key']));
+      const version = req.headers['sec-websocket-version'];
+      if (req.method !== 'GET' || accept === null || (version !== '13' && version !== '8')) {
+        rawResponse(socket, '400 Bad Request', 'bad WebSocket handshake\n');
+        return;
+      }
+      // No extensions are negotiated (permessage-deflate offers are declined by omission).
+      const speaksDerp = proto.split(',').some((p) => p.trim() === 'derp');
+      sock.setNoDelay?.(true);
+      sock.setKeepAlive?.(true, 10 * 60_000);
+      sock.setTimeout?.(0);
+      const stream = new WsSocketStream(socket, head, wsHandshakeResponse(accept, speaksDerp ? 'derp' : null), wsMaxMessage, remoteAddress, remotePort);
+      if (!speaksDerp) {
+        stream.start({ data: () => {}, drain: () => {}, closed: () => {} });
+        stream.closeWith(1008, 'client must speak the derp subprotocol');
+        return;
+      }
+      server.accept(stream, { remoteAddress, remotePort, notIdeal });
       return;
     }
     if (up !== 'derp' && up !== 'websocket') {
