@@ -300,7 +300,7 @@ export function createAgentService(deps: AgentApiDeps, who: AgentIdentity): Agen
 
     reportBoundaryLogs(req) {
       validateBoundaryLogs(req);
-      emitBoundaryLogs(deps.logger, agentId, req);
+      emitBoundaryLogs(deps.logger, { agentId, workspaceId }, req);
       return {};
     },
 

@@ -8,6 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as ap from '../../src/rpc/proto/agent.js';
 import { jsonToStruct } from '../../src/rpc/proto/google.js';
 import { subAgentAppSlug } from '../../src/agentapi/subagents.js';
+import { emitBoundaryLogs } from '../../src/agentapi/boundary.js';
+import { pino } from 'pino';
 import { agentApiExtras } from '../../src/store/agent-api-extras.js';
 import { BACKENDS } from '../helpers/backends.js';
 import { HttpRejection, RpcCallError, RpcClient } from './client.js';
@@ -15,6 +17,7 @@ import { idBytes, idText } from './fixtures.js';
 import { startV2TestServer, type V2TestServer } from './server.js';
 
 const M = ap.AgentMethods;
+const BOUNDARY_LOG: ap.BoundaryLog = { allowed: true, time: { seconds: 1_700_000_000, nanos: 0 }, httpRequest: { method: 'GET', url: 'https://api.github.com/', matchedRule: 'domain=github.com' }, sequenceNumber: 0 };
 const RPC = '/api/v2/workspaceagents/me/rpc';
 
 /** The token bytes of a SubAgent as the Go agent reads them (uuid.FromBytes → String). */
@@ -321,17 +324,44 @@ describe.each(BACKENDS)('sub-agents, app statuses and context state over /me/rpc
     rpc.close();
   });
 
-  it('ReportBoundaryLogs accepts well-formed logs and rejects malformed ones', async () => {
+  it('ReportBoundaryLogs accepts what coderd accepts and refuses batches over 1000', async () => {
     const { rpc } = await setup();
     const report = (req: Partial<ap.ReportBoundaryLogsRequest>) =>
       rpc.unary(M.ReportBoundaryLogs, ap.ReportBoundaryLogsRequest, ap.ReportBoundaryLogsResponse, { logs: [], sessionId: randomUUID(), confinedProcessName: 'claude-code', ...req });
-    const log: ap.BoundaryLog = { allowed: true, time: { seconds: 1_700_000_000, nanos: 0 }, httpRequest: { method: 'GET', url: 'https://api.github.com/', matchedRule: 'domain=github.com' }, sequenceNumber: 0 };
-    expect(await report({ logs: [log, { ...log, allowed: false, sequenceNumber: 1 }] })).toEqual({});
-    expect(await report({ logs: [log], sessionId: '' })).toEqual({}); // 2.7 agents send no session id
-    expect((await rpcError(report({ logs: [{ allowed: true, time: log.time!, sequenceNumber: 0 }] }))).message).toMatch(/has no resource/);
-    expect((await rpcError(report({ logs: [{ ...log, time: undefined }] as ap.BoundaryLog[] }))).message).toMatch(/has no time/);
-    expect((await rpcError(report({ logs: [log], sessionId: 'not-a-uuid' }))).message).toMatch(/invalid session_id/);
-    expect((await rpcError(report({ logs: new Array(1001).fill(log) as ap.BoundaryLog[] }))).message).toMatch(/cap 1000/);
+    expect(await report({ logs: [BOUNDARY_LOG, { ...BOUNDARY_LOG, allowed: false, sequenceNumber: 1 }] })).toEqual({});
+    expect(await report({ logs: [BOUNDARY_LOG], sessionId: '' })).toEqual({}); // 2.7 boundary sends no session id
+    // Entries without a resource or time are skipped / logged with a zero time, not fatal (as coderd).
+    expect(await report({ logs: [{ allowed: true, sequenceNumber: 0 }] })).toEqual({});
+    expect((await rpcError(report({ logs: new Array(1001).fill(BOUNDARY_LOG) as ap.BoundaryLog[] }))).message).toBe('batch size 1001 exceeds maximum of 1000');
     rpc.close();
+  });
+});
+
+describe('boundary log re-emission', () => {
+  it('writes one boundary_request line per valid entry, matched_rule only when allowed; skips junk', () => {
+    const lines: Record<string, unknown>[] = [];
+    const logger = pino({ level: 'info' }, { write: (l: string) => void lines.push(JSON.parse(l) as Record<string, unknown>) });
+    const ids = { agentId: randomUUID(), workspaceId: randomUUID() };
+    const session = randomUUID();
+    const n = emitBoundaryLogs(logger, ids, {
+      sessionId: session,
+      confinedProcessName: 'codex',
+      logs: [
+        BOUNDARY_LOG,
+        { allowed: false, time: { seconds: 1_700_000_001, nanos: 5_000_000 }, httpRequest: { method: 'POST', url: 'https://evil.example/', matchedRule: 'x' }, sequenceNumber: 1 },
+        { allowed: true, sequenceNumber: 2 },
+        { allowed: true, httpRequest: { method: 'GET', url: 'u'.repeat(9000), matchedRule: '' }, sequenceNumber: 3 },
+        { allowed: true, httpRequest: { method: 'GET', url: 'https://no-time/', matchedRule: 'r' }, sequenceNumber: 4 },
+      ],
+    });
+    expect(n).toBe(3);
+    const reqs = lines.filter((l) => l['msg'] === 'boundary_request');
+    expect(reqs.map((l) => [l['decision'], l['http_url'], l['event_time'], l['matched_rule']])).toEqual([
+      ['allow', 'https://api.github.com/', '2023-11-14T22:13:20.000Z', 'domain=github.com'],
+      ['deny', 'https://evil.example/', '2023-11-14T22:13:21.005Z', undefined],
+      ['allow', 'https://no-time/', '0001-01-01T00:00:00Z', 'r'],
+    ]);
+    expect(reqs[0]).toMatchObject({ workspace_id: ids.workspaceId, agent_id: ids.agentId, session_id: session, confined_process: 'codex', http_method: 'GET', sequence_number: 0 });
+    expect(lines.filter((l) => l['level'] === 40).map((l) => l['msg'])).toEqual(['empty http request resource', 'boundary log over the field size caps skipped']);
   });
 });
