@@ -80,6 +80,32 @@ export async function authenticateUser(ctx: RequestContext, store: Store, clock:
   return found;
 }
 
+/**
+ * authenticateUser's answer when it needs no I/O: the token was verified recently, the key is
+ * valid and needs no last_used/expiry write. Anything else → null (the caller falls back).
+ */
+export function cachedUserSession(ctx: RequestContext, store: Store, clock: Clock): Session | null {
+  const token = sessionToken(ctx.req, ctx.url);
+  if (!token) return null;
+  const found = store.cache.verifiedTokens.get(token);
+  if (!found) return null;
+  const now = clock.now();
+  const expiresAt = Date.parse(found.key.expires_at);
+  if (expiresAt < now || found.user.status !== 'active') return null;
+  if (now - Date.parse(found.key.last_used) > HOUR_MS) return null;
+  if (expiresAt - now <= Number(found.key.lifetime_seconds) * 1000 - HOUR_MS) return null;
+  return found;
+}
+
+/** loadAgentView's answer from the read cache alone, or null (miss, bad id, denial: the async path answers). */
+export function cachedAgentView(ctx: RequestContext, store: Store, session: Session): AgentView | null {
+  const raw = ctx.params['workspaceagent'];
+  if (!raw || !isUuid(raw)) return null;
+  const view = store.cache.agentViews.get(raw.toLowerCase());
+  if (!view || view.context.build.job_type !== 'workspace_build' || !authorized(session.user, view.context.ownerId, 'read')) return null;
+  return view;
+}
+
 export async function requireAdmin(ctx: RequestContext, store: Store, clock: Clock): Promise<Session> {
   const session = await authenticateUser(ctx, store, clock);
   if (!session.user.is_admin) throw notFound();

@@ -176,6 +176,34 @@ describe.each(BACKENDS)('GET /workspaceagents/{agent} (%s)', (backend) => {
     expect((await get(id))['health']).toEqual({ healthy: false, reason: 'agent has lost connection' });
   });
 
+  it('answers served from memory (repeat requests) equal the first answers: owner 200, stranger 404, expiry 401, key refresh still written', async () => {
+    const b = await s.workspace(owner.username, [{ name: 'cached' }]);
+    const id = b.agents[0]!.id;
+    const stranger = await s.user();
+    const first = await (await s.request(`/api/v2/workspaceagents/${id}`, { token: owner.key })).text();
+    for (let i = 0; i < 3; i++) {
+      const res = await s.request(`/api/v2/workspaceagents/${id}`, { token: owner.key });
+      expect(res.headers.get('content-length')).toBe(String(Buffer.byteLength(first)));
+      expect(await res.text()).toBe(first);
+      const denied = await s.request(`/api/v2/workspaceagents/${id}`, { token: stranger.key });
+      expect(denied.status).toBe(404);
+      await denied.arrayBuffer();
+    }
+    // An hour later the key's last_used must be refreshed (a write): the memory path steps aside.
+    const keyId = owner.key.split('-')[0]!;
+    const before = (await s.app.store.users.apiKeyWithUser(keyId))!.key.last_used;
+    clock.advance(3_600_001);
+    expect((await s.request(`/api/v2/workspaceagents/${id}`, { token: owner.key })).status).toBe(200);
+    expect((await s.app.store.users.apiKeyWithUser(keyId))!.key.last_used).not.toBe(before);
+    // Expired while its verification is still cached: 401, not the cached body.
+    const u = await s.user();
+    const b2 = await s.workspace(u.username, [{ name: 'exp' }]);
+    expect((await s.request(`/api/v2/workspaceagents/${b2.agents[0]!.id}`, { token: u.key })).status).toBe(200);
+    await s.app.store.users.touchApiKey(u.key.split('-')[0]!, { expires_at: new Date(clock.now() - 1).toISOString() });
+    s.app.store.cache.verifiedTokens.set(u.key, (await s.app.store.users.apiKeyWithUser(u.key.split('-')[0]!))!);
+    expect((await s.request(`/api/v2/workspaceagents/${b2.agents[0]!.id}`, { token: u.key })).status).toBe(401);
+  });
+
   it('connecting → timeout after connection_timeout_seconds without a first connection; 0 never times out', async () => {
     const b = await s.workspace(owner.username, [{ name: 'slow', connection_timeout_seconds: 10 }, { name: 'patient', connection_timeout_seconds: 0 }]);
     const slow = b.agents[0]!;

@@ -71,6 +71,12 @@ export function errorReply(err: unknown, logger: Logger): Reply {
 
 export function writeReply(req: IncomingMessage, res: ServerResponse, reply: Reply): void {
   if (res.writableEnded || res.destroyed || reply.status === 499) return;
+  if (reply.raw !== undefined && reply.headers?.['Content-Length'] !== undefined) {
+    // Pre-encoded body with its own headers (cached responses): nothing to copy or measure.
+    res.writeHead(reply.status, reply.headers);
+    res.end(req.method === 'HEAD' ? undefined : reply.raw);
+    return;
+  }
   const headers: Record<string, string | number> = { ...reply.headers };
   let payload: string | Buffer | undefined;
   if (reply.raw !== undefined) payload = reply.raw;
@@ -120,6 +126,19 @@ export function createRequestHandler(opts: DispatchOptions): (req: IncomingMessa
     }
     const ctx = new RequestContext(req, url, match.params);
     const started = performance.now();
+    if (route.kind === 'http' && route.fast) {
+      let fast: Reply | null;
+      try {
+        fast = route.fast(ctx);
+      } catch (err) {
+        fast = errorReply(err, logger);
+      }
+      if (fast) {
+        writeReply(req, res, fast);
+        routeMetrics.record(method, route.path, fast.status, (performance.now() - started) / 1000);
+        return;
+      }
+    }
     metrics.concurrent.inc();
     const done = (reply: Reply): void => {
       metrics.concurrent.dec();

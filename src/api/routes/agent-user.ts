@@ -1,9 +1,9 @@
 /**
  * User-side agent routes (/api/v2/workspaceagents/{workspaceagent}/*), authenticated by API key.
  */
-import type { HttpRoute } from '../http/router.js';
+import type { HttpRoute, Reply } from '../http/router.js';
 import type { ApiDeps } from '../deps.js';
-import { authenticateUser, loadAgentParam, loadAgentView } from '../auth.js';
+import { authenticateUser, cachedAgentView, cachedUserSession, loadAgentParam, loadAgentView } from '../auth.js';
 import { agentJson } from '../serialize.js';
 import { connectionInfoSchema, errorSchema, workspaceAgentSchema } from '../schemas.js';
 import { apiError } from '../http/errors.js';
@@ -31,7 +31,7 @@ export function latencyFromNode(node: { derp_latency?: Record<string, number> | 
   return out;
 }
 
-const JSON_HEADERS = { 'Content-Type': 'application/json; charset=utf-8' };
+const JSON_TYPE = 'application/json; charset=utf-8';
 const ENCODED_TTL_MS = 1000;
 const MAX_ENCODED = 10_000;
 
@@ -39,12 +39,45 @@ interface EncodedAgent {
   view: AgentView;
   nodeJson: string | null;
   body: string;
+  /** Content-Type and Content-Length, built once per body. */
+  headers: Record<string, string>;
   validUntil: number;
 }
 
 export function agentUserRoutes(deps: ApiDeps): HttpRoute[] {
   const { store, clock } = deps;
   const encoded = new Map<string, EncodedAgent>();
+
+  /** The response for a loaded view; synchronous so the cached path needs no promise. */
+  const agentReply = (view: AgentView): Reply => {
+    const agentId = view.context.agent.id;
+    const nodeJson = deps.coordinator?.agentNodeJson(agentId) ?? null;
+    const now = clock.now();
+    // The encoded body depends only on the (cached) view object, the held node and time
+    // thresholds of the status rule: reuse it while all three are unchanged.
+    const hit = encoded.get(agentId);
+    if (hit && hit.view === view && hit.nodeJson === nodeJson && now < hit.validUntil) {
+      return { status: 200, raw: hit.body, headers: hit.headers };
+    }
+    const latency = latencyFromNode(deps.coordinator?.agentNode(agentId), (id) => deps.derpMap.regionName(id));
+    let body: string;
+    try {
+      body = goJsonEncode(
+        agentJson(view.context, view.apps, view.reported, {
+          nowMs: now,
+          inactiveTimeoutMs: deps.inactiveTimeoutMs,
+          fallbackTroubleshootingUrl: deps.fallbackTroubleshootingUrl,
+          ...(latency ? { latency } : {}),
+        }),
+      );
+    } catch (e) {
+      throw apiError(500, 'Internal error reading workspace agent.', String(e));
+    }
+    const headers = { 'Content-Type': JSON_TYPE, 'Content-Length': String(Buffer.byteLength(body)) };
+    if (encoded.size >= MAX_ENCODED) encoded.clear();
+    encoded.set(agentId, { view, nodeJson, body, headers, validUntil: Math.min(now + ENCODED_TTL_MS, statusChangesAt(view.context.agent, deps.inactiveTimeoutMs)) });
+    return { status: 200, raw: body, headers };
+  };
 
   const getAgent: HttpRoute = {
     kind: 'http',
@@ -53,33 +86,12 @@ export function agentUserRoutes(deps: ApiDeps): HttpRoute[] {
     doc: { summary: 'Get workspace agent by ID', tags: ['Agents'], auth: 'user', responses: { 200: { description: 'OK', schema: workspaceAgentSchema }, ...userErrors } },
     async handle(ctx) {
       const session = await authenticateUser(ctx, store, clock);
-      const view = await loadAgentView(ctx, store, session, 'read');
-      const agentId = view.context.agent.id;
-      const nodeJson = deps.coordinator?.agentNodeJson(agentId) ?? null;
-      const now = clock.now();
-      // The encoded body depends only on the (cached) view object, the held node and time
-      // thresholds of the status rule: reuse it while all three are unchanged.
-      const hit = encoded.get(agentId);
-      if (hit && hit.view === view && hit.nodeJson === nodeJson && now < hit.validUntil) {
-        return { status: 200, raw: hit.body, headers: JSON_HEADERS };
-      }
-      const latency = latencyFromNode(deps.coordinator?.agentNode(agentId), (id) => deps.derpMap.regionName(id));
-      let body: string;
-      try {
-        body = goJsonEncode(
-          agentJson(view.context, view.apps, view.reported, {
-            nowMs: now,
-            inactiveTimeoutMs: deps.inactiveTimeoutMs,
-            fallbackTroubleshootingUrl: deps.fallbackTroubleshootingUrl,
-            ...(latency ? { latency } : {}),
-          }),
-        );
-      } catch (e) {
-        throw apiError(500, 'Internal error reading workspace agent.', String(e));
-      }
-      if (encoded.size >= MAX_ENCODED) encoded.clear();
-      encoded.set(agentId, { view, nodeJson, body, validUntil: Math.min(now + ENCODED_TTL_MS, statusChangesAt(view.context.agent, deps.inactiveTimeoutMs)) });
-      return { status: 200, raw: body, headers: JSON_HEADERS };
+      return agentReply(await loadAgentView(ctx, store, session, 'read'));
+    },
+    fast(ctx) {
+      const session = cachedUserSession(ctx, store, clock);
+      const view = session && cachedAgentView(ctx, store, session);
+      return view ? agentReply(view) : null;
     },
   };
 
