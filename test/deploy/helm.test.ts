@@ -164,6 +164,14 @@ describe('deploy/helm/tailnetd agrees with tailnetd', () => {
     for (const o of optionDefs.filter((d) => d.secret)) for (const e of o.env) if (env[e]) expect(env[e]!.valueFrom?.secretKeyRef, e).toBeDefined();
   });
 
+  it('sets TAILNETD_REDIS_CLUSTER only when tailnetd.redis.cluster is on', () => {
+    expect(env.TAILNETD_REDIS_CLUSTER).toBeUndefined();
+    const on = envMap(container(render({ tailnetd: { redis: { cluster: true } } })));
+    expect(on.TAILNETD_REDIS_CLUSTER!.value).toBe('true');
+    expect(on.TAILNETD_REDIS_URL!.valueFrom.secretKeyRef.name).toBe('tailnetd-redis');
+    expect(envNamesKnown(['TAILNETD_REDIS_CLUSTER']).unknown).toEqual([]);
+  });
+
   it('meshes DERP: relay URL from the pod IP (downward API) on the HTTP port, replica id from the pod UID', () => {
     const names = Object.keys(env);
     expect(env.KUBE_POD_IP!.valueFrom.fieldRef.fieldPath).toBe('status.podIP');
