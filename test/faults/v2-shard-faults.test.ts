@@ -19,7 +19,7 @@ import { RESTART_REASON, WS_SERVICE_RESTART } from '../../src/coordinator/shard/
 import { createBackend, type BackendHandle } from '../helpers/backends.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
-import { V1Peer, nodeJson } from '../coordinator/helpers.js';
+import { V1Peer, eventually, nodeJson } from '../coordinator/helpers.js';
 import { RpcClient, type CoordinateCall } from '../v2/client.js';
 import { agentPrefix, idBytes, protoNode } from '../v2/fixtures.js';
 
@@ -122,6 +122,19 @@ describe('v2 peers on a fenced or draining shard', { timeout: 60_000 }, () => {
       const late = await RpcClient.dial(a.url, coordPath(agentId), { token: key, query: { version: '2.0' } });
       expect(await within(late.closed, 10_000, 'the refused connection to close')).toEqual({ code: WS_SERVICE_RESTART, reason: RESTART_REASON.refused });
 
+      // The coordinate sessions those closes ended carry one reason label for v1 and v2 alike.
+      const sessions = async (): Promise<Array<{ protocol: string; reason: string; n: number }>> =>
+        (await (a.app.registry.getSingleMetric('coordinator_closes_total') as Counter).get()).values
+          .filter((v) => v.value > 0)
+          .map((v) => ({ protocol: String(v.labels.protocol), reason: String(v.labels.reason), n: v.value }));
+      const total = (xs: Array<{ protocol: string; n: number }>, protocol: string): number => xs.filter((x) => x.protocol === protocol).reduce((n, x) => n + x.n, 0);
+      await eventually(async () => {
+        const xs = await sessions();
+        return total(xs, 'v1') === 1 && total(xs, 'v2') === 2;
+      }, 'A to count the ended sessions');
+      const reasons = (xs: Array<{ protocol: string; reason: string }>, protocol: string): string[] => xs.filter((x) => x.protocol === protocol).map((x) => x.reason);
+      const ended = await sessions();
+      expect(reasons(ended, 'v2')).toEqual(reasons(ended, 'v1'));
       const counts = await restartCloses(a);
       expect(counts).toMatchObject({ 'v1/fenced': 1, 'v2/fenced': 2, 'v2/refused': 1 });
 
