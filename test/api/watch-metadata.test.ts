@@ -160,6 +160,24 @@ describe.each(BACKENDS)('watch agent metadata (%s)', (backend) => {
     rpc.close();
   });
 
+  it('a write no notification announced (made through another replica) is picked up by the quiet 5 s refresh', async () => {
+    const { agent, rpc, report } = await setup();
+    await report({ load: '0.1' });
+    const ws = new WebSocket(`${s.url.replace('http', 'ws')}/api/v2/workspaceagents/${agent.id}/watch-metadata-ws`, { headers: { 'Coder-Session-Token': owner.key } });
+    const msgs: { type: string; data: Md[] }[] = [];
+    ws.on('message', (d: Buffer) => msgs.push(JSON.parse(d.toString()) as { type: string; data: Md[] }));
+    await new Promise((r) => ws.once('open', r));
+    await eventually(() => msgs.length === 1, 'snapshot');
+    // Straight to the shared store: this process's pubsub hears nothing.
+    await s.app.store.agentRuntime.upsertMetadata(agent.id, [{ key: 'load', value: '0.9', error: '', collected_at: new Date(clock.now()).toISOString() }]);
+    clock.advance(1000);
+    await s.request('/api/v2/buildinfo');
+    expect(msgs.every((m) => valuesOf(m.data)['load'] === '0.1')).toBe(true);
+    await tickUntil(() => msgs.some((m) => valuesOf(m.data)['load'] === '0.9'), 'refresh re-read');
+    ws.close();
+    rpc.close();
+  });
+
   it('a plain GET on watch-metadata-ws: 426 text from the WebSocket library, then coderd\'s 500 JSON', async () => {
     const { agent, rpc } = await setup();
     const res = await s.request(`/api/v2/workspaceagents/${agent.id}/watch-metadata-ws`, { token: owner.key, headers: { Connection: 'keep-alive' } });

@@ -5,7 +5,8 @@
  *   GET /api/v2/workspaceagents/{agent}/watch-metadata-ws   WebSocket, JSON text messages {"type":"data","data":[...]}
  *
  *   pubsub workspace_agent_metadata:<agent> {keys} ─► merge pending keys ─► re-read those keys ─► map
- *   1 s tick: send the whole map when something changed, or when 5 s passed (keeps result.age fresh)
+ *   1 s tick: send the whole map when something changed, or when 5 s passed (keeps result.age fresh;
+ *             such a quiet refresh also re-reads the store, for writes made through another replica)
  *
  * Subscribed before the first read, so a write between the read and the first message is not lost.
  */
@@ -111,7 +112,11 @@ class MetadataWatch {
     this.fail = fail;
     this.flush();
     this.ticker = this.deps.clock.setInterval(() => {
-      if (!this.changed && this.deps.clock.now() - this.lastSend < METADATA_REFRESH_MS) return;
+      const stale = this.deps.clock.now() - this.lastSend >= METADATA_REFRESH_MS;
+      if (!this.changed && !stale) return;
+      // The pubsub is per process: a quiet refresh also re-reads, so values written through
+      // another replica show up within one refresh (sent on a later tick if they differ).
+      if (stale && !this.changed) this.notified('');
       this.flush();
     }, METADATA_SEND_INTERVAL_MS);
   }
@@ -163,8 +168,13 @@ class MetadataWatch {
           return;
         }
         if (this.closed) return;
-        for (const r of rows) if (want === 'all' || want.has(r.key)) this.values.set(r.key, r);
-        this.changed = true;
+        for (const r of rows) {
+          if (want !== 'all' && !want.has(r.key)) continue;
+          const had = this.values.get(r.key);
+          if (had && had.value === r.value && had.error === r.error && had.collected_at === r.collected_at) continue;
+          this.values.set(r.key, r);
+          this.changed = true;
+        }
       }
     } finally {
       this.fetching = false;
