@@ -6,7 +6,7 @@ import { sessionToken } from './http/context.js';
 import { apiError, ApiError, Msg, notFound } from './http/errors.js';
 import type { Store, Agent, AgentContext, User, ApiKey } from '../store/index.js';
 import type { AgentView } from '../store/read-cache.js';
-import { equalHex, isUuid, nowIso, sha256Hex } from '../store/ids.js';
+import { equalHex, isUuid, nowIso, parseGoUuid, sha256Hex } from '../store/ids.js';
 import type { Clock } from '../util/clock.js';
 
 const HOUR_MS = 60 * 60 * 1000;
@@ -14,10 +14,11 @@ const HOUR_MS = 60 * 60 * 1000;
 export async function authenticateAgent(ctx: RequestContext, store: Store): Promise<Agent> {
   const token = sessionToken(ctx.req, ctx.url);
   if (!token) throw apiError(401, 'Cookie "coder_session_token" must be provided.');
-  if (!isUuid(token)) throw apiError(401, 'Workspace agent token invalid.', `An agent token must be a valid UUIDv4. (len ${token.length})`);
+  const canonical = parseGoUuid(token);
+  if (!canonical) throw apiError(401, 'Workspace agent token invalid.', `An agent token must be a valid UUIDv4. (len ${token.length})`);
   let agent: Agent | undefined;
   try {
-    agent = await store.agents.byTokenHash(sha256Hex(token.toLowerCase()));
+    agent = await store.agents.byTokenHash(sha256Hex(canonical));
   } catch (err) {
     throw apiError(500, 'Internal error fetching workspace agent.', String(err));
   }

@@ -89,6 +89,14 @@ describe.each(BACKENDS)('auth (%s)', (backend) => {
     it('upper-case spelling of a valid token is the same token', async () => {
       expect((await s.request(META, { token: agent.token.toUpperCase() })).status).toBe(200);
     });
+    it('every spelling Go uuid.Parse accepts is the same token (urn:uuid:, braces, bare hex); near misses are invalid', async () => {
+      for (const spelling of [`urn:uuid:${agent.token}`, `URN:UUID:${agent.token.toUpperCase()}`, `{${agent.token}}`, agent.token.replaceAll('-', '')]) {
+        expect((await s.request(META, { token: spelling })).status, spelling).toBe(200);
+      }
+      for (const bad of [`[${agent.token}]`, `urn:uuix:${agent.token}`, agent.token.replaceAll('-', '').replace(/.$/, 'g'), `${agent.token.slice(0, 8)}_${agent.token.slice(9)}`]) {
+        await expectError(await s.request(META, { token: bad }), 401, 'Workspace agent token invalid.', `An agent token must be a valid UUIDv4. (len ${bad.length})`);
+      }
+    });
   });
 
   describe('user session 401s (§1.4)', () => {
