@@ -33,6 +33,8 @@ class Peer {
   /** False while churned out (closed by us, not to be reconnected until churned in). */
   wantUp = true;
   downSince = 0;
+  /** performance.now() when churn brought this peer back; 0 once open. */
+  joinAt = 0;
   lastStamp = 0;
   lastSentId: string | null = null;
   lastSentText: string | null = null;
@@ -74,6 +76,8 @@ class Reservoir {
 }
 let same = new Reservoir();
 let cross = new Reservoir();
+/** Churn connect → WebSocket open (upgrade + admission under load). */
+let joins = new Reservoir();
 const zero = (): Record<string, number> => ({ updatesSent: 0, expected: 0, missed: 0, connects: 0, disconnects: 0, connectFailures: 0, reconnectsAfterServerClose: 0 });
 let counts = zero();
 let closeCodes: Record<string, number> = {};
@@ -151,6 +155,10 @@ function open(p: Peer, shard: number): Promise<boolean> {
       p.shard = shard;
       const gen = ++p.gen;
       counts.connects!++;
+      if (p.joinAt > 0) {
+        joins.add(performance.now() - p.joinAt);
+        p.joinAt = 0;
+      }
       ws.on('message', (d: Buffer) => onMessage(p, gen, d));
       // Re-send the latest node on every (re)connect, as real peers do (not a fresh update: not timed).
       if (p.lastSentText !== null) ws.send(Buffer.from(p.lastSentText), { binary: true });
@@ -279,6 +287,7 @@ serveIpc({
           if (p === undefined || now - p.downSince < 500 || p.connecting) break;
           out.shift();
           p.wantUp = true;
+          p.joinAt = now;
           void connect(p, randomShard());
         }
         // Node updates: round-robin over the peers, so each open peer updates about once per period.
@@ -319,6 +328,8 @@ serveIpc({
       cross: cross.xs,
       crossN: cross.n,
       crossMax: cross.max,
+      joins: joins.xs,
+      joinsMax: joins.max,
       counts: { ...counts, pending: [...pending.values()].reduce((n, e) => n + e.expect.size, 0) },
       closeCodes,
       open: peers.filter((p) => p.up).length,
@@ -326,6 +337,7 @@ serveIpc({
     if (reset) {
       same = new Reservoir();
       cross = new Reservoir();
+      joins = new Reservoir();
       counts = zero();
       closeCodes = {};
       pending.clear();

@@ -72,6 +72,8 @@ interface GenStats {
   cross: number[];
   crossN: number;
   crossMax: number;
+  joins: number[];
+  joinsMax: number;
   counts: Record<string, number>;
   closeCodes: Record<string, number>;
   open: number;
@@ -190,6 +192,7 @@ async function main(): Promise<void> {
     const sum = (k: string): number => g.reduce((n, s) => n + (s.counts[k] ?? 0), 0);
     const sameAll = g.flatMap((s) => s.same);
     const crossAll = g.flatMap((s) => s.cross);
+    const joinsAll = g.flatMap((s) => s.joins);
     const codes: Record<string, number> = {};
     for (const s of g) for (const [c, n] of Object.entries(s.closeCodes)) codes[c] = (codes[c] ?? 0) + n;
     const delta = (k: string): number => ((info1[k] ?? 0) - (info0[k] ?? 0)) / churnS;
@@ -201,7 +204,7 @@ async function main(): Promise<void> {
     out('');
     out(
       `${TOTAL} peers (${AGENTS} agents × ${CLIENTS_PER} clients; ${sameShardPairs} of ${AGENTS * CLIENTS_PER} pairs start same-shard), ${SHARDS} shard processes, ${GENS} load-generator processes; ` +
-        `connected in ${(connectMs / 1000).toFixed(1)} s. Churn ${f1(sum('connects') / churnS)} connects + ${f1(sum('disconnects') / churnS)} disconnects/s and ${f1(sum('updatesSent') / churnS)} node updates/s for ${churnS.toFixed(0)} s.`,
+        `connected in ${(connectMs / 1000).toFixed(1)} s. Churn ${f1(sum('connects') / churnS)} connects + ${f1(sum('disconnects') / churnS)} disconnects/s and ${f1(sum('updatesSent') / churnS)} node updates/s for ${churnS.toFixed(0)} s; a churned-in peer's socket opened after p50 ${f1(pct(joinsAll, 50))} / p99 ${f1(pct(joinsAll, 99))} / max ${f1(Math.max(0, ...g.map((s) => s.joinsMax)))} ms.`,
     );
     out('');
     out('| propagation (update sent → partner receives) | samples | p50 ms | p99 ms | max ms |');
