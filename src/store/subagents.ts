@@ -142,6 +142,8 @@ export class SubAgentRepo {
       const t = trx as unknown as Kysely<SubAgentSideTables>;
       await t.deleteFrom('workspace_app_statuses').where('agent_id', '=', agentId).execute();
       await t.deleteFrom('workspace_agent_context_snapshots').where('agent_id', '=', agentId).execute();
+      // What the agent reported (no foreign keys on these tables); usage stats stay, as in Coder.
+      for (const table of REPORTED_TABLES) await t.deleteFrom(table).where('agent_id', '=', agentId).execute();
       await trx.deleteFrom('agent_tokens').where('agent_id', '=', agentId).execute();
       await trx.deleteFrom('workspace_apps').where('agent_id', '=', agentId).execute();
       await trx.deleteFrom('workspace_agents').where('id', '=', agentId).where('parent_id', 'is not', null).execute();
@@ -150,8 +152,15 @@ export class SubAgentRepo {
   }
 }
 
-/** Only the key columns remove() needs from tables owned by other repos. */
-interface SubAgentSideTables {
-  workspace_app_statuses: { agent_id: string };
-  workspace_agent_context_snapshots: { agent_id: string };
-}
+const REPORTED_TABLES = [
+  'workspace_agent_logs',
+  'workspace_agent_log_sources',
+  'workspace_agent_log_state',
+  'workspace_agent_metadata',
+  'workspace_agent_runtime',
+  'workspace_agent_script_timings',
+  'workspace_agent_connection_logs',
+] as const;
+
+/** Only the key column remove() needs from tables owned by other repos. */
+type SubAgentSideTables = Record<'workspace_app_statuses' | 'workspace_agent_context_snapshots' | (typeof REPORTED_TABLES)[number], { agent_id: string }>;

@@ -194,6 +194,9 @@ describe.each(BACKENDS)('sub-agents, app statuses and context state over /me/rpc
     const id = idText(res.agent!.id);
     const child = await dial(tokenText(res.agent!.authToken));
     await child.unary(M.GetManifest, ap.GetManifestRequest, ap.Manifest, {});
+    await child.unary(M.BatchCreateLogs, ap.BatchCreateLogsRequest, ap.BatchCreateLogsResponse, { logSourceId: new Uint8Array(0), logs: [{ output: 'hi', level: ap.LogLevel.INFO }] });
+    await child.unary(M.UpdateAppStatus, ap.UpdateAppStatusRequest, ap.UpdateAppStatusResponse, { slug: subAgentAppSlug('gone', 'web'), state: ap.AppStatusState.IDLE, message: '', uri: '' });
+    expect(await s.app.store.agentLogs.list(id, 0)).toHaveLength(1);
     // A side connection (tools using the agent token) has no connection monitor: only the
     // delete itself can close it.
     const side = await RpcClient.dial(s.url, RPC, { token: tokenText(res.agent!.authToken), query: { version: '2.10', role: 'tooling' } });
@@ -210,6 +213,8 @@ describe.each(BACKENDS)('sub-agents, app statuses and context state over /me/rpc
     await del(rpc, res.agent!.id);
     expect(await s.app.store.agents.byId(id)).toBeUndefined();
     expect(await s.app.store.agents.apps(id)).toEqual([]);
+    expect(await s.app.store.agentLogs.list(id, 0)).toEqual([]);
+    expect(await agentApiExtras(s.app.store, s.app.clock).appStatuses.byAgent(id)).toEqual([]);
     expect((await list(rpc)).agents).toEqual([]);
     // The live connection is closed by the same path that kicks agents of a superseded build.
     const closed = await child.closed;
