@@ -71,6 +71,14 @@ describe.each(BACKENDS)('WebSocket accept step (%s)', (backend) => {
     expect((await s.request(`/api/v2/workspaceagents/${agent.id}/logs`, { token: owner.key })).status).toBe(200);
   });
 
+  it('logs without follow never upgrade: a WebSocket handshake gets the JSON list (200)', async () => {
+    const hs = { 'Coder-Session-Token': owner.key, Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-Version': '13', 'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==' };
+    const res = await rawGet(s.url, `/api/v2/workspaceagents/${agent.id}/logs`, hs);
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toBe('application/json; charset=utf-8');
+    expect(res.body).toBe('[]\n');
+  });
+
   it('upgrade requests the library refuses: other Upgrade protocol (426), wrong version (400), missing key (400)', async () => {
     const path = `/api/v2/workspaceagents/${agent.id}/coordinate`;
     const base = { 'Coder-Session-Token': owner.key, Connection: 'Upgrade' };

@@ -21,6 +21,7 @@ import { apiError } from '../http/errors.js';
 import { authenticateUser, loadAgentParam } from '../auth.js';
 import { errorSchema } from '../schemas.js';
 import { notAnUpgrade } from '../http/ws-accept.js';
+import { rejectUpgrade } from '../http/server.js';
 import { metadataJson } from './agent-metadata-watch.js';
 
 const logSchema = z.array(z.object({ id: z.number().int(), created_at: z.string(), output: z.string(), level: z.string(), source_id: z.string() }));
@@ -71,6 +72,11 @@ export function agentLogRoutes(deps: ApiDeps): Route[] {
     },
     async prepare(ctx) {
       const q = await load(ctx);
+      if (!ctx.query.has('follow')) {
+        // coderd only accepts a WebSocket with follow; otherwise the list is the answer, upgrade or not.
+        const rows = await store.agentLogs.list(q.agentId, q.after, q.limit);
+        return (_req, socket) => rejectUpgrade(socket, 200, rows);
+      }
       return (req, socket, head) => wss.handleUpgrade(req, socket, head, (ws) => followLogs(ws, store, deps.pubsub, q.agentId, q.after));
     },
   };
