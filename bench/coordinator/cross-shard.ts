@@ -9,32 +9,43 @@
  *   - a short churn soak with the fault-test fleet (reconnect + convergence), at 3 shards
  *     (or the first count listed); the full churn soak is bench/coordinator/soak.ts.
  *
- *   node --import tsx bench/coordinator/cross-shard.ts [shards=2,3,4,8] [updates=2000] [soakAgents=200]
+ *   node --import tsx bench/coordinator/cross-shard.ts [shards=2,3,4,8] [updates=2000] [soakAgents=200] [--cluster]
+ *
+ * --cluster: the same on a private 3-master Redis Cluster (test/helpers/redis-cluster.ts) with
+ * the shards in cluster mode (SPUBLISH/SSUBSCRIBE); the ceiling is then raw SPUBLISH →
+ * N SSUBSCRIBE connections on the master owning the channel's slot.
  */
 import { Redis } from 'ioredis';
 import { startShards } from '../../test/coordinator/conformance/redis-backend.js';
 import { idsOf, nodeJson, uuid, V1Peer } from '../../test/coordinator/helpers.js';
 import { Fleet } from '../../test/faults/fleet.js';
+import { RedisCluster } from '../../test/helpers/redis-cluster.js';
 
-const shardCounts = (process.argv[2] ?? '2,3,4,8').split(',').map(Number);
+const argv = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+const rc = process.argv.includes('--cluster') ? await RedisCluster.start(3) : null;
+const shardOpts = rc === null ? {} : { redisUrl: rc.url, cluster: true };
+const shardCounts = (argv[0] ?? '2,3,4,8').split(',').map(Number);
 if (shardCounts.some((n) => !Number.isInteger(n) || n < 2)) throw new Error('shard counts must be integers ≥ 2');
-const updates = Number(process.argv[3] ?? 2000);
-const soakAgents = Number(process.argv[4] ?? 200);
+const updates = Number(argv[1] ?? 2000);
+const soakAgents = Number(argv[2] ?? 200);
 const pct = (xs: number[], p: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? NaN;
 const r2 = (x: number): number => Math.round(x * 100) / 100;
 
 async function rawCeiling(n: number, subscribers: number): Promise<{ p50: number; p99: number; rate: number }> {
-  const pub = new Redis();
-  const subs = Array.from({ length: subscribers }, () => new Redis());
   const ch = `tailnetd:bench:${uuid()}`;
-  await Promise.all(subs.map((s) => s.subscribe(ch)));
+  // On a cluster: straight to the master owning the channel's slot, where the bus's SPUBLISH lands.
+  const port = rc === null ? 6379 : (await rc.ownerOf(ch)).port;
+  const pub = new Redis({ port });
+  const subs = Array.from({ length: subscribers }, () => new Redis({ port }));
+  await Promise.all(subs.map((s) => (rc === null ? s.subscribe(ch) : s.ssubscribe(ch))));
+  const publish = (m: Buffer): Promise<unknown> => (rc === null ? pub.publish(ch, m) : pub.spublish(ch, m));
   const lat: number[] = [];
   let waiter: (() => void) | null = null;
   // A message counts once every subscriber has it (as a cross-shard update counts once every remote shard has it).
   const got = new Array<number>(subscribers).fill(0);
   const all = (): number => Math.min(...got);
   subs.forEach((s, i) =>
-    s.on('messageBuffer', () => {
+    s.on(rc === null ? 'messageBuffer' : 'smessageBuffer', () => {
       got[i]!++;
       waiter?.();
     }),
@@ -45,7 +56,7 @@ async function rawCeiling(n: number, subscribers: number): Promise<{ p50: number
     const want = all() + 1;
     await new Promise<void>((res) => {
       waiter = () => all() >= want && res();
-      void pub.publish(ch, payload);
+      void publish(payload);
     });
     lat.push(performance.now() - t0);
   }
@@ -54,7 +65,7 @@ async function rawCeiling(n: number, subscribers: number): Promise<{ p50: number
   const done = new Promise<void>((res) => {
     waiter = () => all() - base >= n && res();
   });
-  for (let i = 0; i < n; i++) void pub.publish(ch, payload);
+  for (let i = 0; i < n; i++) void publish(payload);
   await done;
   const rate = n / ((performance.now() - t0) / 1000);
   pub.disconnect();
@@ -63,7 +74,7 @@ async function rawCeiling(n: number, subscribers: number): Promise<{ p50: number
 }
 
 async function crossShard(shards: number): Promise<Record<string, number>> {
-  const b = await startShards(shards);
+  const b = await startShards(shards, shardOpts);
   try {
     const agentId = uuid();
     const a = await V1Peer.connect(b.agentUrl(agentId, 0));
@@ -98,7 +109,7 @@ async function crossShard(shards: number): Promise<Record<string, number>> {
 }
 
 async function soak(shards: number): Promise<Record<string, number>> {
-  const b = await startShards(shards);
+  const b = await startShards(shards, shardOpts);
   const fleet = new Fleet({ alive: () => b.procs.map((_, i) => i), port: (i) => b.procs[i]!.port });
   try {
     const t0 = Date.now();
@@ -132,6 +143,7 @@ for (const r of rows) {
   const c = r.cross_shard;
   process.stdout.write(`| ${r.shards} | ${c.p50_ms} / ${c.p99_ms} / ${c.max_ms} | ${c.updates_per_s} | ${r.ceiling.p50_ms} / ${r.ceiling.p99_ms} | ${r.ceiling.msgs_per_s} |\n`);
 }
-const out = { node: process.version, runs: rows, soak: { shards: soakShards, ...soakRes } };
+const out = { node: process.version, redis: rc === null ? 'single node' : 'cluster (3 masters)', runs: rows, soak: { shards: soakShards, ...soakRes } };
 process.stdout.write(JSON.stringify(out, null, 2) + '\n');
+await rc?.stop();
 process.exit(0);
