@@ -167,11 +167,11 @@ export class Conn implements StreamSink {
 
   // ---- StreamSink ------------------------------------------------------------
 
-  data(chunk: Buffer): void {
+  data(chunk: Buffer, start = 0, end = chunk.length): void {
     if (this.state === ST_CLOSED) return;
     this.srv.tick = this.srv.clock.monotonic();
     try {
-      this.parser.push(chunk);
+      this.parser.push(chunk, start, end);
     } catch (e) {
       this.fail(e);
     }

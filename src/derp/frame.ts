@@ -277,13 +277,13 @@ export class FrameParser {
     return n;
   }
 
-  /** Feeds bytes; throws DerpError on a length violation. */
-  push(chunk: Buffer): void {
+  /** Feeds chunk[start..end); throws DerpError on a length violation. */
+  push(chunk: Buffer, start = 0, end = chunk.length): void {
     if (this._paused) {
-      this.held.push(chunk);
+      this.held.push(start === 0 && end === chunk.length ? chunk : chunk.subarray(start, end));
       return;
     }
-    this.run(chunk);
+    this.run(chunk, start, end);
   }
 
   pause(): void {
@@ -296,16 +296,14 @@ export class FrameParser {
     this._paused = false;
     while (!this._paused && this.held.length > 0) {
       const c = this.held.shift()!;
-      this.run(c);
+      this.run(c, 0, c.length);
     }
   }
 
-  private run(c: Buffer): void {
-    let o = 0;
-    const n = c.length;
+  private run(c: Buffer, o: number, n: number): void {
     while (o < n) {
       if (this._paused) {
-        this.held.unshift(c.subarray(o));
+        this.held.unshift(c.subarray(o, n));
         return;
       }
       if (this.state === S_HEADER) {

@@ -9,7 +9,8 @@ import type { WebSocket } from 'ws';
 import { WS_MAX_SMALL_HEADER, WS_OP_BINARY, WS_OP_CLOSE, WS_OP_PING, WS_OP_PONG, WsReader, wsCloseFrame, wsFrame, wsHeaderLen, writeWsHeaderBefore } from './ws.js';
 
 export interface StreamSink {
-  data(chunk: Buffer): void;
+  /** Bytes chunk[start..end) (the whole chunk by default) arrived. */
+  data(chunk: Buffer, start?: number, end?: number): void;
   /** Writes may continue after write() returned false. */
   drain(): void;
   closed(err?: Error): void;
@@ -231,7 +232,7 @@ export class WsSocketStream implements DerpStream {
     this.prefix = handshake;
     this.reader = new WsReader(
       {
-        data: (b) => this.sink.data(b),
+        data: (b, start, end) => this.sink.data(b, start, end),
         control: (op, p) => this.onControl(op, p),
         error: (code, reason) => this.closeWith(code, reason),
       },

@@ -114,8 +114,8 @@ function unmaskRange(b: Buffer, start: number, end: number, mask: Buffer, phase:
 }
 
 export interface WsReaderEvents {
-  /** Unmasked binary payload bytes (a view into the pushed chunk). */
-  data(bytes: Buffer): void;
+  /** Unmasked binary payload bytes chunk[start..end) (the pushed chunk itself). */
+  data(chunk: Buffer, start: number, end: number): void;
   /** A complete control frame. */
   control(opcode: number, payload: Buffer): void;
   /** A protocol violation: close with `code`; the reader stops. */
@@ -172,7 +172,7 @@ export class WsReader {
         chunk.copy(this.ctrl, this.ctrlLen, o, o + take);
         this.ctrlLen += take;
       } else if (take > 0) {
-        this.ev.data(chunk.subarray(o, o + take));
+        this.ev.data(chunk, o, o + take);
       }
       o += take;
       if (this.left === 0) this.endFrame();

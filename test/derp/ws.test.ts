@@ -4,7 +4,8 @@ import { connect } from 'node:net';
 import { WebSocket } from 'ws';
 import { WsReader, WS_OP_BINARY, WS_OP_CONT, WS_OP_PING, WS_OP_TEXT, wsAcceptKey, writeWsHeaderBefore } from '../../src/derp/ws.js';
 import { startHarness, waitFor, type Harness } from './helpers.js';
-import { chunked } from './fuzzgen.js';
+import { chunked, frameStream, fuzzFrames } from './fuzzgen.js';
+import { FrameParser } from '../../src/derp/frame.js';
 
 /** A masked client frame. */
 function clientFrame(opcode: number, payload: Uint8Array, fin = true, mask = Buffer.from([0x12, 0x34, 0x56, 0x78])): Buffer {
@@ -32,7 +33,7 @@ function reader(max = 1 << 20) {
   const errors: number[] = [];
   const r = new WsReader(
     {
-      data: (b) => data.push(Buffer.from(b)),
+      data: (b, s, e) => data.push(Buffer.from(b.subarray(s, e))),
       control: (op, p) => ctrl.push(`${op}:${p.toString('hex')}`),
       error: (code) => errors.push(code),
     },
@@ -107,6 +108,29 @@ describe('WsReader', () => {
   it('computes the RFC 6455 accept key', () => {
     expect(wsAcceptKey('dGhlIHNhbXBsZSBub25jZQ==')).toBe('s3pPLMBiTxaQ9kYGzzhZRbK+xOo=');
     expect(wsAcceptKey('short')).toBeNull();
+  });
+});
+
+describe('FrameParser fed by offset', () => {
+  it('parses chunk[start..end) windows exactly like the sliced bytes', () => {
+    fc.assert(
+      fc.property(fuzzFrames, fc.array(fc.integer({ min: 1, max: 70 }), { minLength: 1, maxLength: 20 }), fc.nat(5), (frames, cuts, pad) => {
+        const got: string[] = [];
+        const p = new FrameParser(
+          () => 1 << 20,
+          (t, b) => {
+            got.push(t + ':' + b.toString('hex'));
+            return true;
+          },
+        );
+        for (const c of chunked(frameStream(frames), cuts)) {
+          const framed = Buffer.concat([Buffer.alloc(pad, 0xee), c, Buffer.alloc(pad, 0xee)]);
+          p.push(framed, pad, pad + c.length);
+        }
+        expect(got).toEqual(frames.map((f) => f.type + ':' + Buffer.from(f.payload).toString('hex')));
+      }),
+      { numRuns: 200 },
+    );
   });
 });
 
