@@ -157,7 +157,8 @@ export function agentJson(ctx: AgentContext, apps: App[], reported: AgentReporte
   out['startup_script_timeout_seconds'] = Number(a.startup_script_timeout_seconds);
   out['subsystems'] = runtime?.subsystems ?? [];
   out['health'] = agentHealth(status, a.lifecycle_state);
-  out['display_apps'] = [...DEFAULT_DISPLAY_APPS];
+  // Sub-agents carry the display apps their dev container asked for (CreateSubAgent).
+  out['display_apps'] = a.display_apps ? (JSON.parse(a.display_apps) as string[]) : [...DEFAULT_DISPLAY_APPS];
   out['log_sources'] = logSourcesOf(a, reported);
   out['scripts'] = scripts;
   out['startup_script_behavior'] = scripts.some((s) => s.run_on_start && s.start_blocks_login) ? 'blocking' : 'non-blocking';

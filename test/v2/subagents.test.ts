@@ -93,6 +93,11 @@ describe.each(BACKENDS)('sub-agents, app statuses and context state over /me/rpc
     const cs = m.apps.find((a) => a.slug.endsWith('-code-server'))!;
     expect(cs).toMatchObject({ displayName: 'VS Code', url: 'http://localhost:13337', sharingLevel: ap.SharingLevel.AUTHENTICATED, health: ap.AppHealth.INITIALIZING });
     expect(cs.healthcheck).toMatchObject({ url: 'http://localhost:13337/healthz', threshold: 6, interval: { seconds: 5, nanos: 0 } });
+    // GET /{agent} shows the parent and the dev container's display apps.
+    const view = (await (await s.request(`/api/v2/workspaceagents/${childId}`, { token: owner.key })).json()) as { parent_id: string | null; display_apps: string[]; name: string };
+    expect(view).toMatchObject({ name: 'dev', parent_id: agent.id, display_apps: ['vscode', 'web_terminal'] });
+    const parentView = (await (await s.request(`/api/v2/workspaceagents/${agent.id}`, { token: owner.key })).json()) as { parent_id: string | null; display_apps: string[] };
+    expect(parentView).toMatchObject({ parent_id: null, display_apps: ['vscode', 'web_terminal', 'ssh_helper', 'port_forwarding_helper'] });
     // The parent's own manifest has no parent.
     const pm = await rpc.unary(M.GetManifest, ap.GetManifestRequest, ap.Manifest, {});
     expect(pm.parentId).toBeUndefined();
