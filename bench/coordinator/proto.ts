@@ -18,6 +18,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Child } from './ipc.js';
+import { updateSizes } from './v2-peer.js';
 
 export type Proto = 'v1' | 'v2';
 type ScenarioName = 'v1' | 'v2' | 'mixed';
@@ -128,6 +129,23 @@ async function settle(gens: Child[], expected: number, limitMs = 120_000): Promi
     const got = (await Promise.all(gens.map((g) => g.call<GenStats>('stats')))).reduce((a, x) => a + x.frames, 0);
     if ((got >= expected && got === last) || Date.now() > deadline) return;
     last = got;
+  }
+}
+
+/**
+ * After a C2 step: waits (≥ 400 ms, ≤ 5 s) until the receivers hold every
+ * expected update or deliveries stop, so a lagging step's tail is counted in
+ * that step rather than spilling into the next one.
+ */
+async function drained(gen: Child, expected: number): Promise<void> {
+  await sleep(400);
+  const deadline = Date.now() + 4600;
+  let last = -1;
+  for (;;) {
+    const got = (await gen.call<GenStats>('stats')).frames;
+    if (got >= expected || got === last || Date.now() > deadline) return;
+    last = got;
+    await sleep(200);
   }
 }
 
@@ -271,8 +289,8 @@ async function runRamp(group: Group, receivers: number, rates: number[], stepMs:
     const urls = Array.from({ length: receivers }, () => d.clientUrl(group.client, agentId));
     await gen.call('recvOpen', { system: 'coord', urls, sampleEvery: 10, base: 0 });
     await sleep(300);
-    await snd.call('senderRun', { rate: rates[0], ms: 1000 }); // warm-up
-    await sleep(500);
+    const warm = await snd.call<number>('senderRun', { rate: rates[0], ms: 1000 }); // warm-up
+    await drained(gen, warm * receivers);
     await gen.call('stats', { reset: true });
     const steps: Step[] = [];
     let best: Step | null = null;
@@ -281,7 +299,7 @@ async function runRamp(group: Group, receivers: number, rates: number[], stepMs:
       const s0 = await d.stats();
       const t0 = performance.now();
       const sent = await snd.call<number>('senderRun', { rate, ms: stepMs });
-      await sleep(400);
+      await drained(gen, sent * receivers);
       const el = (performance.now() - t0) / 1000;
       const s1 = await d.stats();
       const g = await gen.call<GenStats>('stats', { reset: true });
@@ -329,6 +347,8 @@ export async function runProtoComparison(opts: ProtoBenchOptions): Promise<void>
   const started = Date.now();
   out(`Machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, Node ${process.version}, load average at start ${loadavg().map((x) => x.toFixed(1)).join(' ')} (shared machine)`);
   out(`Command: \`${opts.command}\``);
+  const size = updateSizes();
+  out(`One update: v1 JSON node ${size.json} B; v2 CoordinateRequest{update_self} ${size.proto} B of protobuf (same node).`);
   out();
   /** One side-by-side row: a cell per scenario, then v2÷v1 when both ran (blank without a ratio function). */
   const row = (name: string, f: (s: ScenarioName) => string, ratioOf?: (s: ScenarioName) => number): void => {
@@ -364,7 +384,7 @@ export async function runProtoComparison(opts: ProtoBenchOptions): Promise<void>
       ramps.push({ label: 'v1 agent → v2 clients', group: { agent: 'v1', client: 'v2' }, scenario: 'mixed' });
       ramps.push({ label: 'v2 agent → v1 clients', group: { agent: 'v2', client: 'v1' }, scenario: 'mixed' });
     }
-    out(`### C2 fan-out ramp by protocol: 1 agent → ${receivers} clients, ~420 B nodes, ${stepMs / 1000} s steps; max delivered/s with p99 ≤ 100 ms`);
+    out(`### C2 fan-out ramp by protocol: 1 agent → ${receivers} clients, ${stepMs / 1000} s steps; max delivered/s with p99 ≤ 100 ms`);
     out();
     out('| peers | updates/s in | delivered/s | p50 ms | p99 ms | server CPU (cores) | server µs/delivered | server B out/delivered | server B in/sent |');
     out('|---|---|---|---|---|---|---|---|---|');

@@ -47,6 +47,13 @@ function nodeTemplate(agentId: string | null): tp.Node {
 
 let seq = 0;
 
+/** Payload sizes of one bench update: v1 JSON node text and v2 CoordinateRequest{update_self} (client node). */
+export function updateSizes(): { json: number; proto: number } {
+  const node = nodeTemplate(null);
+  node.id = BigInt(nowMicros()) * 1000n;
+  return { json: stampedNode().length, proto: tp.CoordinateRequest.encode({ updateSelf: { node }, readyForHandshake: [] }).length };
+}
+
 /** Send time (µs) carried in a NODE update's id, or -1. */
 export function updateSentMicros(u: tp.PeerUpdate): number {
   return u.node ? Number(u.node.id / 1000n) : -1;
