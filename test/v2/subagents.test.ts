@@ -375,3 +375,40 @@ describe('boundary log re-emission', () => {
     expect(lines.filter((l) => l['level'] === 40).map((l) => l['msg'])).toEqual(['empty http request resource', 'boundary log over the field size caps skipped']);
   });
 });
+
+describe('sub-agent deleted through another replica (postgres, shared store)', () => {
+  let a: V2TestServer;
+  let b: V2TestServer;
+  beforeAll(async () => {
+    a = await startV2TestServer({ backend: 'postgres', env: { TAILNETD_AGENT_CONNECTION_UPDATE_FREQUENCY_MS: '200' } });
+    b = await startV2TestServer({ backend: 'postgres', joinBackend: a.backend, env: { TAILNETD_AGENT_CONNECTION_UPDATE_FREQUENCY_MS: '200' } });
+  });
+  afterAll(async () => {
+    await b.stop();
+    await a.stop();
+  });
+
+  it('the child connected to replica B is closed by B\'s connection monitor; its token stops working there', async () => {
+    const owner = await a.user();
+    const build = await a.workspace(owner.username, [{ name: 'main' }]);
+    const parent = await RpcClient.dial(a.url, RPC, { token: build.agents[0]!.token!, query: { version: '2.10' } });
+    const res = await parent.unary(M.CreateSubAgent, ap.CreateSubAgentRequest, ap.CreateSubAgentResponse, {
+      name: 'dev', directory: '/w', architecture: 'arm64', operatingSystem: 'linux', apps: [], displayApps: [],
+    });
+    const token = idText(res.agent!.authToken);
+    const child = await RpcClient.dial(b.url, RPC, { token, query: { version: '2.10' } });
+    expect(idText((await child.unary(M.GetManifest, ap.GetManifestRequest, ap.Manifest, {})).parentId!)).toBe(build.agents[0]!.id);
+    await parent.unary(M.DeleteSubAgent, ap.DeleteSubAgentRequest, ap.DeleteSubAgentResponse, { id: res.agent!.id });
+    // Replica A holds no connection of the child; B notices the row is gone like a superseded build.
+    expect(await child.closed).toEqual({ code: 1001, reason: 'build is outdated' });
+    const again = await RpcClient.dial(b.url, RPC, { token, query: { version: '2.10' } }).then(
+      (c) => {
+        c.close();
+        return null;
+      },
+      (e: unknown) => e,
+    );
+    expect((again as HttpRejection).status).toBe(401);
+    parent.close();
+  });
+});
