@@ -12,6 +12,7 @@ import type { DerpStream, StreamSink } from './stream.js';
 import { PacketQueue } from './queue.js';
 import { DerpError, derpError, isDerpError } from './errors.js';
 import {
+  FRAME_HEADER_LEN,
   FrameParser,
   FrameType,
   KEY_LEN,
@@ -123,6 +124,8 @@ export class Conn implements StreamSink {
   private closeReason: CloseReason | null = null;
   readonly ip16: Buffer | null;
   readonly port: number;
+  /** Read chunks are fresh buffers nobody else holds (socket reads), so frames in them may be rewritten. */
+  private readonly ownsInput: boolean;
   /** The transport's write headroom and preferred write size. */
   private readonly headroom: number;
   private readonly maxWrite: number;
@@ -143,6 +146,7 @@ export class Conn implements StreamSink {
     this.ip16 = srv.ipTo16(info.remoteAddress ?? stream.remoteAddress);
     this.port = info.remotePort ?? stream.remotePort ?? 0;
     this.headroom = stream.headroom ?? 0;
+    this.ownsInput = stream.kind !== 'other';
     this.maxWrite = stream.maxWrite ?? Number.MAX_SAFE_INTEGER;
     this.parser = new FrameParser(
       (t) => (this.state === ST_ACTIVE ? ACTIVE_LIMITS[t]! : HANDSHAKE_LIMITS[t]!),
@@ -281,7 +285,7 @@ export class Conn implements StreamSink {
     switch (type) {
       case FrameType.SendPacket:
         if (p.length < KEY_LEN) throw derpError('frame_too_short', 'short SendPacket');
-        srv.routeSend(this, p);
+        srv.routeSend(this, p, this.ownsInput && this.parser.inline);
         break;
       case FrameType.ForwardPacket:
         if (!this.isMesh) throw derpError('insufficient_permissions', 'ForwardPacket without mesh key');
@@ -357,8 +361,12 @@ export class Conn implements StreamSink {
 
   // ---- queues and writer ---------------------------------------------------------
 
-  /** Queues a packet (payload starts at `off`) from `src`; head-drops when full. */
-  enqueue(pay: Buffer, off: number, src: Buffer): void {
+  /**
+   * Queues a packet (payload starts at `off`) from `src`; head-drops when
+   * full. `inline`: pay is a SendPacket payload whose header precedes it in a
+   * buffer we own (see sendInPlace).
+   */
+  enqueue(pay: Buffer, off: number, src: Buffer, inline = false): void {
     const disco = isDisco(pay, off);
     const q = disco ? this.qDisco : this.qOther;
     if (q.full) {
@@ -375,8 +383,9 @@ export class Conn implements StreamSink {
       pay.copy(copy, 0, off);
       pay = copy;
       off = 0;
+      inline = false;
     }
-    q.push(pay, off, src, this.srv.tick);
+    q.push(pay, off, src, this.srv.tick, inline && off === KEY_LEN ? 1 : 0);
     this.pendingBytes += 37 + pay.length - off;
     if (!this.dirty) this.srv.markDirty(this);
   }
@@ -413,6 +422,15 @@ export class Conn implements StreamSink {
     const stats = srv.stats;
     const hr = this.headroom;
     while (this.pendingBytes > 0 && !this.blocked && this.state !== ST_CLOSED) {
+      if (hr === 0 && this.ctrl.length === 0) {
+        const dn = this.qDisco.size;
+        const on = this.qOther.size;
+        const q = dn === 1 && on === 0 ? this.qDisco : on === 1 && dn === 0 ? this.qOther : null;
+        if (q !== null && q.inl[q.head] === 1) {
+          this.sendInPlace(q);
+          continue;
+        }
+      }
       const size = Math.min(this.pendingBytes, srv.limits.maxFlushBytes - hr);
       const slab = size + hr > SMALL_WRITE ? srv.takeSlab() : null;
       const out = slab ?? Buffer.allocUnsafe(size + hr);
@@ -469,19 +487,47 @@ export class Conn implements StreamSink {
         stats.averageQueueDurationMs = stats.averageQueueDurationMs * keep + avg * (1 - keep);
       }
       const data = o === out.length ? out : out.subarray(0, o);
-      if (!(slab ? this.stream.write(data, () => srv.returnSlab(slab), hr) : this.stream.write(data, undefined, hr))) {
-        this.blocked = true;
-        const wt = this.isMesh ? srv.limits.meshWriteTimeoutMs : srv.limits.writeTimeoutMs;
-        if (wt > 0 && this.writeTimer === null) {
-          this.writeTimer = srv.clock.setTimeout(() => {
-            this.writeTimer = null;
-            if (this.blocked) {
-              srv.stats.writeTimeouts++;
-              this.close('write_timeout');
-            }
-          }, wt);
+      if (!(slab ? this.stream.write(data, () => srv.returnSlab(slab), hr) : this.stream.write(data, undefined, hr))) this.pushedBack();
+    }
+  }
+
+  /**
+   * The only pending item is one packet whose SendPacket frame arrived whole
+   * in a read chunk we own: SendPacket and RecvPacket frames have the same
+   * length (key ‖ packet), so turning the type byte into RecvPacket and the
+   * destination key into the source key makes the outgoing frame in place;
+   * it is written with no copy and no allocation of its bytes.
+   */
+  private sendInPlace(q: PacketQueue): void {
+    const srv = this.srv;
+    const h = q.head;
+    const pay = q.pay[h]!;
+    const src = q.src[h]!;
+    const frame = Buffer.from(pay.buffer, pay.byteOffset - FRAME_HEADER_LEN, FRAME_HEADER_LEN + pay.length);
+    frame[0] = FrameType.RecvPacket;
+    for (let i = 0; i < KEY_LEN; i++) frame[FRAME_HEADER_LEN + i] = src[i]!;
+    const stats = srv.stats;
+    stats.packetsSent++;
+    stats.bytesSent += pay.length - KEY_LEN;
+    stats.averageQueueDurationMs = stats.averageQueueDurationMs * 0.9 + (srv.clock.monotonic() - q.at[h]!) * 0.1;
+    q.dropFront();
+    this.pendingBytes -= frame.length;
+    if (!this.stream.write(frame)) this.pushedBack();
+  }
+
+  /** The stream refused more: wait for drain, closing the connection if it takes too long. */
+  private pushedBack(): void {
+    const srv = this.srv;
+    this.blocked = true;
+    const wt = this.isMesh ? srv.limits.meshWriteTimeoutMs : srv.limits.writeTimeoutMs;
+    if (wt > 0 && this.writeTimer === null) {
+      this.writeTimer = srv.clock.setTimeout(() => {
+        this.writeTimer = null;
+        if (this.blocked) {
+          srv.stats.writeTimeouts++;
+          this.close('write_timeout');
         }
-      }
+      }, wt);
     }
   }
 

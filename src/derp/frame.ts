@@ -260,6 +260,11 @@ export class FrameParser {
   private _paused = false;
   /** Number of frames whose payload was discarded (SKIP limit). */
   skipped = 0;
+  /**
+   * During onFrame: the frame's 5-byte header sits right before its payload
+   * in the same buffer (the frame arrived whole in one chunk).
+   */
+  inline = false;
 
   constructor(
     private readonly limits: FrameLimits,
@@ -309,10 +314,12 @@ export class FrameParser {
       if (this.state === S_HEADER) {
         let type: number;
         let len: number;
+        let headInline = false;
         if (this.headLen === 0 && n - o >= FRAME_HEADER_LEN) {
           type = c[o]!;
           len = ((c[o + 1]! << 24) | (c[o + 2]! << 16) | (c[o + 3]! << 8) | c[o + 4]!) >>> 0;
           o += FRAME_HEADER_LEN;
+          headInline = true;
         } else {
           const take = Math.min(FRAME_HEADER_LEN - this.headLen, n - o);
           c.copy(this.head, this.headLen, o, o + take);
@@ -336,12 +343,14 @@ export class FrameParser {
           throw derpError('frame_too_large', `frame type 0x${type.toString(16)} length ${len} exceeds ${max}`);
         }
         if (len === 0) {
+          this.inline = false;
           if (!this.onFrame(type, EMPTY)) this._paused = true;
           continue;
         }
         if (n - o >= len) {
           const p = c.subarray(o, o + len);
           o += len;
+          this.inline = headInline;
           if (!this.onFrame(type, p)) this._paused = true;
           continue;
         }
@@ -363,6 +372,7 @@ export class FrameParser {
         this.body = EMPTY;
         this.bodyLen = 0;
         this.state = S_HEADER;
+        this.inline = false;
         if (!this.onFrame(this.type, p)) this._paused = true;
       } else {
         const take = Math.min(this.skipLeft, n - o);

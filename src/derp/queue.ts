@@ -15,6 +15,8 @@ export class PacketQueue {
   off: Uint8Array;
   src: (Buffer | undefined)[];
   at: Float64Array;
+  /** 1: the packet's SendPacket frame is intact in a buffer we own (see Conn.sendInPlace). */
+  inl: Uint8Array;
 
   /** Storage is allocated on the first push (shared empty arrays until then). */
   constructor(readonly cap: number) {
@@ -22,6 +24,7 @@ export class PacketQueue {
     this.off = NO_U8;
     this.src = NO_BUFS;
     this.at = NO_F64;
+    this.inl = NO_U8;
   }
 
   get full(): boolean {
@@ -29,7 +32,7 @@ export class PacketQueue {
   }
 
   /** Caller checks `full` first. */
-  push(pay: Buffer, off: number, src: Buffer, at: number): void {
+  push(pay: Buffer, off: number, src: Buffer, at: number, inl = 0): void {
     if (this.size === this.pay.length) this.grow();
     const len = this.pay.length;
     let i = this.head + this.size;
@@ -38,6 +41,7 @@ export class PacketQueue {
     this.off[i] = off;
     this.src[i] = src;
     this.at[i] = at;
+    this.inl[i] = inl;
     this.size++;
   }
 
@@ -70,17 +74,20 @@ export class PacketQueue {
     const off = new Uint8Array(n);
     const src = new Array<Buffer | undefined>(n);
     const at = new Float64Array(n);
+    const inl = new Uint8Array(n);
     for (let k = 0; k < this.size; k++) {
       const j = (this.head + k) % old; // old > 0 whenever size > 0
       pay[k] = this.pay[j];
       off[k] = this.off[j]!;
       src[k] = this.src[j];
       at[k] = this.at[j]!;
+      inl[k] = this.inl[j]!;
     }
     this.pay = pay;
     this.off = off;
     this.src = src;
     this.at = at;
+    this.inl = inl;
     this.head = 0;
   }
 }

@@ -148,7 +148,7 @@ export interface DerpServerCore {
   register(c: Conn): void;
   unregister(c: Conn): void;
   promote(c: Conn): void;
-  routeSend(c: Conn, p: Buffer): void;
+  routeSend(c: Conn, p: Buffer, inline: boolean): void;
   routeForward(c: Conn, p: Buffer): void;
   setPreferred(c: Conn, v: boolean): void;
   addWatcher(c: Conn): void;
@@ -463,7 +463,8 @@ export class DerpServer extends EventEmitter<DerpServerEvents> implements DerpSe
     return set;
   }
 
-  routeSend(c: Conn, p: Buffer): void {
+  /** `inline`: p's SendPacket header precedes it in a buffer we own, so the frame may be rewritten in place. */
+  routeSend(c: Conn, p: Buffer, inline: boolean): void {
     const s = this.stats;
     const n = p.length - KEY_LEN;
     const disco = isDisco(p, KEY_LEN);
@@ -474,7 +475,7 @@ export class DerpServer extends EventEmitter<DerpServerEvents> implements DerpSe
     const set = this.lookup(c, p, 0);
     const dst = set?.active;
     if (dst) {
-      this.deliver(dst, p, KEY_LEN, c.key, c.keyId);
+      this.deliver(dst, p, KEY_LEN, c.key, c.keyId, inline);
       return;
     }
     if (!set || set.conns.length === 0) {
@@ -506,7 +507,7 @@ export class DerpServer extends EventEmitter<DerpServerEvents> implements DerpSe
     const dst = set?.active;
     if (dst) {
       const src = Buffer.from(p.subarray(0, KEY_LEN));
-      this.deliver(dst, p, 2 * KEY_LEN, src, src.toString('latin1'));
+      this.deliver(dst, p, 2 * KEY_LEN, src, src.toString('latin1'), false);
       return;
     }
     if (set && set.conns.length > 1) {
@@ -517,7 +518,7 @@ export class DerpServer extends EventEmitter<DerpServerEvents> implements DerpSe
     if (disco && c.allowNotHere()) c.queuePeerGone(Buffer.from(p.subarray(KEY_LEN, 2 * KEY_LEN)), PeerGoneReason.NotHere);
   }
 
-  private deliver(dst: Conn, p: Buffer, off: number, src: Buffer, srcId: string): void {
+  private deliver(dst: Conn, p: Buffer, off: number, src: Buffer, srcId: string, inline: boolean): void {
     if (dst.isClosed) {
       this.recordDrop('gone_disconnected', isDisco(p, off), p.length - off);
       return;
@@ -530,7 +531,7 @@ export class DerpServer extends EventEmitter<DerpServerEvents> implements DerpSe
       if (!subs) this.goneSubs.set(srcId, (subs = new Set()));
       subs.add(dst);
     }
-    dst.enqueue(p, off, src);
+    dst.enqueue(p, off, src, inline);
   }
 
   /** `key` has no local connection and no forwarder any more: tell whoever received from it. */
