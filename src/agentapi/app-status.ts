@@ -85,6 +85,8 @@ export async function updateAppStatus(deps: AppStatusDeps, agent: { id: string; 
   const { appStatuses } = agentApiExtras(store, clock);
   const previous = await appStatuses.latest(app.id);
   const row = await appStatuses.insert({ workspaceId: agent.workspaceId, agentId: agent.id, appId: app.id, state: u.state, message: sanitizeStatusMessage(u.message), uri: u.uri === '' ? null : u.uri });
+  // GET /{agent} shows statuses under apps[].statuses.
+  store.cache.agentReportChanged(agent.id);
   deps.publishWorkspace(agent.workspaceId);
   // Working, or leaving working, keeps the workspace alive (coderd's activity bump); best effort.
   if (u.state === 'working' || previous?.state === 'working') {

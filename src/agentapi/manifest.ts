@@ -11,6 +11,7 @@ import { derpMapToProto } from '../rpc/convert/derpmap.js';
 import { uuidToBytes } from '../rpc/convert/uuid.js';
 import * as ap from '../rpc/proto/agent.js';
 import { durationFromMillis } from '../rpc/proto/google.js';
+import { parseMetadataDescriptions } from './metadata.js';
 
 export const STARTUP_SCRIPT_LOG_PATH = 'coder-startup-script.log';
 
@@ -114,7 +115,13 @@ export async function buildManifest(store: Store, ctx: AgentContext, opts: Manif
     derpMap: derpMapToProto(opts.derpMap),
     scripts,
     apps: apps.map((a) => appToProto(a, ctx)),
-    metadata: [],
+    metadata: parseMetadataDescriptions(agent.metadata_descriptions).map((d) => ({
+      displayName: d.display_name,
+      key: d.key,
+      script: d.script,
+      interval: durationFromMillis(d.interval * 1000),
+      timeout: durationFromMillis(d.timeout * 1000),
+    })),
     devcontainers: [],
     secrets: [],
   };

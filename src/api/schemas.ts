@@ -27,9 +27,10 @@ export const workspaceAppSchema = z
     sharing_level: z.enum(['owner', 'authenticated', 'public']),
     healthcheck: z.object({ url: z.string(), interval: z.number().int(), threshold: z.number().int() }),
     health: z.enum(healthStates),
-    hidden: z.boolean(),
-    open_in: z.enum(['slim-window', 'tab']),
-    statuses: z.array(
+    hidden: z.boolean().optional().describe('GET /{agent} only (current Coder shape)'),
+    open_in: z.enum(['slim-window', 'tab']).optional().describe('GET /{agent} only (current Coder shape)'),
+    statuses: z
+      .array(
       z.object({
         id: z.string().uuid(),
         created_at: z.string(),
@@ -39,8 +40,12 @@ export const workspaceAppSchema = z
         uri: z.string(),
         message: z.string(),
         state: z.enum(['working', 'idle', 'complete', 'failure']),
+        icon: z.string(),
+        needs_user_attention: z.boolean(),
       }),
-    ),
+      )
+      .optional()
+      .describe('UpdateAppStatus history, newest first (GET /{agent} only)'),
   })
   .meta({ id: 'WorkspaceApp' });
 

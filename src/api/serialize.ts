@@ -4,6 +4,7 @@ import { goTime } from '../util/go-json.js';
 import { deriveAgentStatus, type AgentStatus } from './agent-status.js';
 import type { AgentReported } from '../store/read-cache.js';
 import { startupScriptIds, STARTUP_SCRIPT_LOG_PATH } from '../agentapi/manifest.js';
+import { appStatusJson } from '../agentapi/app-status.js';
 
 export interface WorkspaceAppJson {
   id: string;
@@ -17,12 +18,14 @@ export interface WorkspaceAppJson {
   sharing_level: string;
   healthcheck: { url: string; interval: number; threshold: number };
   health: string;
-  hidden: boolean;
-  open_in: string;
-  statuses: unknown[];
+  /** Current Coder fields (GET /{agent}); the 2023 manifest of /me/metadata leaves them out. */
+  hidden?: boolean;
+  open_in?: string;
+  statuses?: Record<string, unknown>[];
 }
 
-export function appJson(app: App): WorkspaceAppJson {
+/** One app; with `statuses` (current Coder shape) also hidden, open_in and its status history. */
+export function appJson(app: App, statuses?: Record<string, unknown>[]): WorkspaceAppJson {
   const out: WorkspaceAppJson = {
     id: app.id,
     url: app.url,
@@ -33,13 +36,15 @@ export function appJson(app: App): WorkspaceAppJson {
     sharing_level: app.sharing_level,
     healthcheck: { url: app.healthcheck_url, interval: Number(app.healthcheck_interval), threshold: Number(app.healthcheck_threshold) },
     health: app.health,
-    hidden: false,
-    // Coder's default for apps whose template does not say.
-    open_in: 'slim-window',
-    statuses: [],
   };
   if (app.command) out.command = app.command;
   if (app.icon) out.icon = app.icon;
+  if (statuses) {
+    out.hidden = false;
+    // Coder's default for apps whose template does not say.
+    out.open_in = 'slim-window';
+    out.statuses = statuses;
+  }
   return out;
 }
 
@@ -149,7 +154,7 @@ export function agentJson(ctx: AgentContext, apps: App[], reported: AgentReporte
   if (a.expanded_directory) out['expanded_directory'] = a.expanded_directory;
   out['version'] = a.version;
   out['api_version'] = runtime?.api_version ?? '';
-  out['apps'] = apps.map(appJson);
+  out['apps'] = apps.map((app) => appJson(app, reported.appStatuses.filter((st) => st.app_id === app.id).map(appStatusJson)));
   if (opts.latency && Object.keys(opts.latency).length > 0) out['latency'] = opts.latency;
   out['connection_timeout_seconds'] = Number(a.connection_timeout_seconds);
   out['troubleshooting_url'] = a.troubleshooting_url || opts.fallbackTroubleshootingUrl;

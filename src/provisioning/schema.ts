@@ -27,12 +27,25 @@ export const appSpecSchema = z
   })
   .strict();
 
+/** A coder_agent `metadata` block: the agent runs `script` every `interval` s and reports the output. */
+export const metadataSpecSchema = z
+  .object({
+    key: z.string().min(1).max(128),
+    display_name: z.string().max(128).default(''),
+    script: z.string().min(1).max(1 << 16),
+    interval: z.number().int().min(1).max(86_400),
+    timeout: z.number().int().min(0).max(86_400).default(0),
+    order: z.number().int().default(0),
+  })
+  .strict();
+
 export const agentSpecSchema = z
   .object({
     name: z.string().regex(/^[a-zA-Z0-9](-?[a-zA-Z0-9_.])*$/, 'must be a valid agent name').max(64),
     auth: z.enum(agentAuthTypes).default('token'),
     instance_id: z.string().min(1).max(256).optional(),
     apps: z.array(appSpecSchema).max(64).default([]),
+    metadata: z.array(metadataSpecSchema).max(64).default([]),
     env: z.record(z.string(), z.string()).nullable().default(null),
     startup_script: z.string().max(1 << 16).default(''),
     startup_script_timeout_seconds: z.number().int().min(0).max(86_400).default(300),
@@ -53,6 +66,11 @@ export const agentSpecSchema = z
     if (!needsInstance && spec.instance_id) {
       ctx.addIssue({ code: 'custom', path: ['instance_id'], message: 'only valid with an instance-identity auth type' });
     }
+    const keys = new Set<string>();
+    for (const m of spec.metadata) {
+      if (keys.has(m.key)) ctx.addIssue({ code: 'custom', path: ['metadata'], message: `duplicate metadata key ${m.key}` });
+      keys.add(m.key);
+    }
     const slugs = new Set<string>();
     for (const app of spec.apps) {
       if (slugs.has(app.slug)) ctx.addIssue({ code: 'custom', path: ['apps'], message: `duplicate app slug ${app.slug}` });
@@ -61,6 +79,7 @@ export const agentSpecSchema = z
   });
 
 export type AppSpec = z.infer<typeof appSpecSchema>;
+export type MetadataSpec = z.infer<typeof metadataSpecSchema>;
 export type AgentSpec = z.infer<typeof agentSpecSchema>;
 
 const agentList = z

@@ -13,6 +13,7 @@ import { StatsRepo } from './stats.js';
 import { ReadCache, type AgentReported } from './read-cache.js';
 import { AgentLogRepo } from './agent-logs.js';
 import { AgentRuntimeRepo } from './agent-runtime.js';
+import { AppStatusRepo } from './app-statuses.js';
 import { systemClock, type Clock } from '../util/clock.js';
 
 export class Store {
@@ -25,6 +26,7 @@ export class Store {
   readonly agentRuntime: AgentRuntimeRepo;
 
   readonly cache: ReadCache;
+  private readonly appStatusReader: AppStatusRepo;
 
   constructor(readonly db: Kysely<Database>, readonly kind: StoreTarget['kind'], private readonly closer: () => Promise<void>, clock: Clock, cacheTtlMs = 0) {
     this.cache = new ReadCache(clock, cacheTtlMs);
@@ -32,14 +34,20 @@ export class Store {
     this.workspaces = new WorkspaceRepo(db, clock, this.cache);
     this.agentLogs = new AgentLogRepo(db as Kysely<unknown>, kind, clock, this.cache);
     this.agentRuntime = new AgentRuntimeRepo(db as Kysely<unknown>, clock, this.cache);
+    this.appStatusReader = new AppStatusRepo(db as Kysely<unknown>, clock);
     this.agents = new AgentRepo(db, clock, this.cache, (agentId) => this.loadReported(agentId));
     this.gitauth = new GitAuthRepo(db, clock);
     this.stats = new StatsRepo(db, clock);
   }
 
   private async loadReported(agentId: string): Promise<AgentReported> {
-    const [runtime, logState, logSources] = await Promise.all([this.agentRuntime.get(agentId), this.agentLogs.state(agentId), this.agentLogs.sources(agentId)]);
-    return { runtime, logsLength: logState.length, logsOverflowed: logState.overflowed, logSources };
+    const [runtime, logState, logSources, appStatuses] = await Promise.all([
+      this.agentRuntime.get(agentId),
+      this.agentLogs.state(agentId),
+      this.agentLogs.sources(agentId),
+      this.appStatusReader.byAgent(agentId),
+    ]);
+    return { runtime, logsLength: logState.length, logsOverflowed: logState.overflowed, logSources, appStatuses };
   }
 
   ping(): Promise<void> {

@@ -292,10 +292,18 @@ const subAgents: Migration = {
   },
 };
 
+/** Provisioned agent metadata (coder_agent `metadata` blocks): what the agent runs and reports. */
+const agentMetadataDescriptions: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema.alterTable('workspace_agents').addColumn('metadata_descriptions', 'text').execute();
+  },
+};
+
 export const migrations: Record<string, Migration> = {
   '0001_init': init,
   '0002_agent_v2': agentV2,
   '0003_subagents': subAgents,
+  '0004_agent_metadata_descriptions': agentMetadataDescriptions,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -10,6 +10,7 @@ import type { ApiKey, User } from './users.js';
 import type { Agent, AgentContext, App } from './workspaces.js';
 import type { AgentRuntime } from './agent-runtime.js';
 import type { AgentLogSource } from './agent-logs.js';
+import type { AppStatus } from './app-statuses.js';
 
 /** What the agent itself reported (v2 API): shown by GET /{agent} beside the provisioned row. */
 export interface AgentReported {
@@ -17,6 +18,8 @@ export interface AgentReported {
   logsLength: number;
   logsOverflowed: boolean;
   logSources: AgentLogSource[];
+  /** UpdateAppStatus history of the agent's apps, newest first. */
+  appStatuses: AppStatus[];
 }
 
 export interface AgentView {

@@ -84,6 +84,8 @@ export interface WorkspaceAgentsTable {
   parent_id: string | null;
   /** JSON array of display app names set by CreateSubAgent; null when never set. */
   display_apps: string | null;
+  /** JSON array of provisioned metadata descriptions (src/agentapi/metadata.ts); null = none. */
+  metadata_descriptions: string | null;
 }
 
 export interface AgentTokensTable {

@@ -76,6 +76,7 @@ export class SubAgentRepo {
       lifecycle_state: 'created',
       parent_id: parent.id,
       display_apps: JSON.stringify(spec.displayApps),
+      metadata_descriptions: null,
     };
     await this.db.transaction().execute(async (trx) => {
       await trx.insertInto('workspace_agents').values(row).execute();

@@ -123,6 +123,7 @@ export class WorkspaceRepo {
           login_before_ready: spec.login_before_ready ? 1 : 0,
           version: '',
           lifecycle_state: 'created',
+          metadata_descriptions: spec.metadata.length > 0 ? JSON.stringify(spec.metadata) : null,
         })
         .execute();
       let token: string | null = null;

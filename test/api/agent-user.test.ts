@@ -153,6 +153,18 @@ describe.each(BACKENDS)('GET /workspaceagents/{agent} (%s)', (backend) => {
       [scriptSource, 'Startup Script', ''],
       [other, 'Other', '/icon/x.svg'],
     ]);
+    // An app status (PATCH /me/app-status) shows under its app at once.
+    const patched = await s.request('/api/v2/workspaceagents/me/app-status', {
+      method: 'PATCH',
+      token: a.token!,
+      body: JSON.stringify({ app_slug: 'web', state: 'working', message: 'building', uri: 'https://example.com/run/1' }),
+    });
+    expect(patched.status).toBeLessThan(300);
+    const withStatus = await get(a.id);
+    conformsToSchema(withStatus);
+    expect((withStatus['apps'] as { statuses: Record<string, unknown>[] }[])[0]!.statuses).toEqual([
+      expect.objectContaining({ agent_id: a.id, state: 'working', message: 'building', uri: 'https://example.com/run/1' }),
+    ]);
     // Overflow: a batch that would pass the cap flips the flag and shows.
     await s.app.store.agentLogs.insert(a.id, other, [{ createdAt: iso(t0), output: 'x', level: 'info' }], 11);
     expect((await get(a.id))['logs_overflowed']).toBe(true);

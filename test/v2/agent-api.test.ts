@@ -163,6 +163,41 @@ describe.each(BACKENDS)('agent service over /me/rpc (%s)', (backend) => {
     rpc.close();
   });
 
+  it('provisioned metadata: descriptions in the manifest; the read side lists declared keys in display order (unreported ones empty, Go zero time) before undeclared ones', async () => {
+    const { agent, rpc } = await setup({
+      metadata: [
+        { key: 'load', display_name: 'Load', script: 'cat /proc/loadavg', interval: 10, timeout: 2, order: 2 },
+        { key: 'disk', display_name: 'Disk', script: 'df -h /', interval: 60, order: 1 },
+      ],
+    });
+    const m = await rpc.unary(M.GetManifest, ap.GetManifestRequest, ap.Manifest, {});
+    expect(m.metadata.map((d) => [d.key, d.displayName, d.script, d.interval, d.timeout])).toEqual([
+      ['disk', 'Disk', 'df -h /', { seconds: 60, nanos: 0 }, { seconds: 0, nanos: 0 }],
+      ['load', 'Load', 'cat /proc/loadavg', { seconds: 10, nanos: 0 }, { seconds: 2, nanos: 0 }],
+    ]);
+    type Row = { result: { value: string; collected_at: string; age: number }; description: { key: string; display_name: string; script: string; interval: number; timeout: number } };
+    const read = async () => (await (await s.request(`/api/v2/workspaceagents/${agent.id}/metadata`, { token: owner.key })).json()) as Row[];
+    const before = await read();
+    expect(before.map((r) => [r.description.key, r.description.display_name, r.description.interval, r.description.timeout, r.result.value, r.result.collected_at])).toEqual([
+      ['disk', 'Disk', 60, 0, '', '0001-01-01T00:00:00Z'],
+      ['load', 'Load', 10, 2, '', '0001-01-01T00:00:00Z'],
+    ]);
+    await rpc.unary(M.BatchUpdateMetadata, ap.BatchUpdateMetadataRequest, ap.BatchUpdateMetadataResponse, {
+      metadata: [
+        { key: 'load', result: { age: 0, value: '0.10 0.20 0.30', error: '' } },
+        { key: 'extra', result: { age: 0, value: 'x', error: '' } },
+      ],
+    });
+    const after = await read();
+    expect(after.map((r) => [r.description.key, r.result.value])).toEqual([
+      ['disk', ''],
+      ['load', '0.10 0.20 0.30'],
+      ['extra', 'x'],
+    ]);
+    expect(after[1]!.result.age).toBeLessThan(60);
+    rpc.close();
+  });
+
   it('BatchCreateLogs: no source = External; > 256 KiB requests cross yamux windows; over 1 MiB sets log_limit_exceeded, no error', async () => {
     const { agent, rpc } = await setup();
     const line = (n: number) => ({ output: randomBytes(n / 2).toString('hex'), level: ap.LogLevel.LEVEL_UNSPECIFIED, createdAt: { seconds: 1_700_000_000, nanos: 0 } });

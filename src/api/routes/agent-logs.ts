@@ -22,7 +22,7 @@ import { authenticateUser, loadAgentParam } from '../auth.js';
 import { errorSchema } from '../schemas.js';
 import { notAnUpgrade } from '../http/ws-accept.js';
 import { rejectUpgrade } from '../http/server.js';
-import { metadataJson } from './agent-metadata-watch.js';
+import { metadataJson, parseMetadataDescriptions } from '../../agentapi/metadata.js';
 
 const logSchema = z.array(z.object({ id: z.number().int(), created_at: z.string(), output: z.string(), level: z.string(), source_id: z.string() }));
 const sourceSchema = z.array(z.object({ id: z.string(), workspace_agent_id: z.string(), created_at: z.string(), display_name: z.string(), icon: z.string() }));
@@ -102,7 +102,7 @@ export function agentLogRoutes(deps: ApiDeps): Route[] {
       async handle(ctx) {
         const session = await authenticateUser(ctx, store, clock);
         const c = await loadAgentParam(ctx, store, session, 'read');
-        return { status: 200, body: metadataJson(await store.agentRuntime.metadata(c.agent.id), clock.now()) };
+        return { status: 200, body: metadataJson(parseMetadataDescriptions(c.agent.metadata_descriptions), await store.agentRuntime.metadata(c.agent.id), clock.now()) };
       },
     },
   ];

@@ -51,7 +51,7 @@ export function agentMeRoutes(deps: ApiDeps): HttpRoute[] {
         body: {
           git_auth_configs: await store.gitauth.countProviders(),
           vscode_port_proxy_uri: vscodePortProxyUri(deps, agent.name, context.workspace.name, context.ownerUsername),
-          apps: apps.map(appJson),
+          apps: apps.map((app) => appJson(app)),
           derpmap: deps.derpMap.current(),
           environment_variables: env,
           startup_script: agent.startup_script,

@@ -21,6 +21,7 @@ import type { AgentMetadataValue, Store } from '../../store/index.js';
 import type { Clock, TimerHandle } from '../../util/clock.js';
 import type { Pubsub } from '../../pubsub/pubsub.js';
 import { metadataChannel } from '../../agentapi/service.js';
+import { metadataJson, parseMetadataDescriptions, type MetadataDescription, type WorkspaceAgentMetadataJson } from '../../agentapi/metadata.js';
 import { authenticateUser, loadAgentParam } from '../auth.js';
 import { apiError } from '../http/errors.js';
 import { errorSchema } from '../schemas.js';
@@ -45,24 +46,6 @@ export const workspaceAgentMetadataSchema = z
 const serverSentEventSchema = z
   .object({ type: z.enum(['data', 'error', 'ping']), data: z.array(workspaceAgentMetadataSchema).optional() })
   .meta({ id: 'ServerSentEvent' });
-
-export interface WorkspaceAgentMetadataJson {
-  result: { collected_at: string; age: number; value: string; error: string };
-  description: { display_name: string; key: string; script: string; interval: number; timeout: number };
-}
-
-/**
- * codersdk.WorkspaceAgentMetadata, sorted by key (coderd: display order, then key; tailnetd keeps
- * no display order). Descriptions are not stored, so only the key is set there.
- */
-export function metadataJson(rows: Iterable<AgentMetadataValue>, now: number): WorkspaceAgentMetadataJson[] {
-  return [...rows]
-    .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
-    .map((r) => ({
-      result: { collected_at: r.collected_at, age: Math.max(0, Math.trunc((now - Date.parse(r.collected_at)) / 1000)), value: r.value, error: r.error },
-      description: { display_name: '', key: r.key, script: '', interval: 0, timeout: 0 },
-    }));
-}
 
 /** The `{"keys": [...]}` of a metadata notification; null means "re-read everything". */
 function notifiedKeys(message: string): string[] | null {
@@ -103,8 +86,12 @@ class MetadataWatch {
 
   /** The initial read (errors reach the caller before any response is started). */
   async load(): Promise<void> {
-    for (const r of await this.deps.store.agentRuntime.metadata(this.agentId)) this.values.set(r.key, r);
+    const [agent, rows] = await Promise.all([this.deps.store.agents.byId(this.agentId), this.deps.store.agentRuntime.metadata(this.agentId)]);
+    this.descriptions = parseMetadataDescriptions(agent?.metadata_descriptions ?? null);
+    for (const r of rows) this.values.set(r.key, r);
   }
+
+  private descriptions: MetadataDescription[] = [];
 
   /** Sends the snapshot now, then runs the tick until stop(). */
   start(send: (e: Event) => void, fail: () => void): void {
@@ -135,7 +122,7 @@ class MetadataWatch {
   private flush(): void {
     this.changed = false;
     this.lastSend = this.deps.clock.now();
-    this.send({ type: 'data', data: metadataJson(this.values.values(), this.deps.clock.now()) });
+    this.send({ type: 'data', data: metadataJson(this.descriptions, this.values.values(), this.deps.clock.now()) });
   }
 
   private notified(message: string): void {
