@@ -109,3 +109,44 @@ describe('shard faults on a Redis Cluster', { timeout: 90_000 }, () => {
     expect(await subscribers(channel)).toEqual({ sharded: 3, plain: 0 });
   });
 });
+
+describe('shard faults on a Redis Cluster with replicas', { timeout: 120_000 }, () => {
+  let rc: RedisCluster;
+  let c: Cluster | null = null;
+
+  beforeAll(async () => {
+    rc = await RedisCluster.start(3, { replicas: true });
+  }, 60_000);
+  afterAll(async () => {
+    await c?.stop();
+    await rc?.stop();
+  });
+
+  it('the master owning the bus channel is SIGKILLed: its replica takes over, shards resubscribe there, resync, 0 lost', async () => {
+    // Heartbeat 2 s: the fence window (3 beats) outlasts the failover (node timeout 2 s + election).
+    const x = (c = await startCluster(3, rc.url, { hbMs: 2000, perShardEnv: () => ({ REDIS_CLUSTER: '1' }) }));
+    await x.fleet.start(AGENTS, CLIENTS_PER);
+    expect(await x.fleet.converge(15_000)).toBeGreaterThanOrEqual(0);
+    const channel = `${x.prefix}bus`;
+    const victim = await rc.ownerOf(channel);
+    const heir = rc.nodes.find((n) => n.replicaOf === victim.id)!;
+    const churn = setInterval(() => x.fleet.churn(10), 50);
+    await new Promise((r) => setTimeout(r, 300));
+    const t0 = Date.now();
+    await rc.kill(victim);
+    const promoted = await timeUntil(async () => (await rc.ownerOf(channel).catch(() => null))?.port === heir.port, 30_000);
+    await new Promise((r) => setTimeout(r, 500));
+    clearInterval(churn);
+    await x.waitReady(30_000);
+    const converge = await x.fleet.converge(30_000);
+    const st = await Promise.all(x.procs.map((p) => p!.state()));
+    const closed = [...x.fleet.agents, ...x.fleet.clients].reduce((n, p) => n + p.closes, 0);
+    report('cluster-master-failover', { promoted_ms: promoted, ready_after_kill_ms: Date.now() - t0 - Math.max(0, converge), converge_ms: converge, fences: st.map((s) => s.stats.fences).join('/'), resyncs: st.map((s) => s.stats.resyncs).join('/'), peer_closes: closed });
+    if (converge < 0) console.log(x.fleet.describe());
+    expect(promoted).toBeGreaterThanOrEqual(0);
+    expect(converge).toBeGreaterThanOrEqual(0);
+    expect(x.fleet.mismatches()).toBe(0);
+    const n = (await rc.onNode(heir.port, (r) => r.call('PUBSUB', 'SHARDNUMSUB', channel))) as unknown[];
+    expect(Number(n[1])).toBe(3);
+  });
+});

@@ -1,13 +1,13 @@
 /**
- * A throwaway Redis Cluster for tests: three masters from Debian's
- * /usr/bin/redis-server (≥ 7), each in its own temp dir, no persistence, no
- * replicas. Every node gets two ports probed free from port 0: the client port
+ * A throwaway Redis Cluster for tests: three masters (optionally each with a
+ * replica) from Debian's /usr/bin/redis-server (≥ 7), each node in its own
+ * temp dir, no persistence. Every node gets two ports probed free from port 0: the client port
  * and the cluster bus port (`cluster-port`, so the default port+10000 never
  * has to be free). A port taken between probing and binding makes that node
  * exit; it is then started again on fresh ports. Safe to run in parallel.
  *
- *   start(): spawn 3 nodes ─► SET-CONFIG-EPOCH ─► ADDSLOTSRANGE (thirds) ─► MEET (with bus port)
- *            ─► wait for cluster_state:ok and 3 known nodes on every node
+ *   start(): spawn nodes ─► SET-CONFIG-EPOCH ─► ADDSLOTSRANGE (thirds, masters) ─► MEET (with bus port)
+ *            ─► REPLICATE (replicas) ─► wait for cluster_state:ok, every node known, replicas linked
  *   stop():  SIGKILL, remove dirs
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -24,6 +24,8 @@ export interface ClusterNode {
   port: number;
   busPort: number;
   id: string;
+  /** Id of the master this node was started as a replica of (null: started as a master). */
+  replicaOf: string | null;
   dir: string;
   child: ChildProcess;
 }
@@ -52,7 +54,7 @@ async function ping(port: number): Promise<boolean> {
   }
 }
 
-async function spawnNode(): Promise<Omit<ClusterNode, 'id'>> {
+async function spawnNode(): Promise<Omit<ClusterNode, 'id' | 'replicaOf'>> {
   for (let attempt = 0; attempt < 5; attempt++) {
     const [port, busPort] = [await probePort(), await probePort()];
     if (port === busPort) continue;
@@ -95,21 +97,40 @@ export class RedisCluster {
     return `redis://127.0.0.1:${this.nodes[0]!.port}`;
   }
 
-  static async start(masters = 3): Promise<RedisCluster> {
-    const spawned = await Promise.all(Array.from({ length: masters }, () => spawnNode()));
+  static async start(masters = 3, o: { replicas?: boolean } = {}): Promise<RedisCluster> {
+    const total = o.replicas === true ? masters * 2 : masters;
+    const spawned = await Promise.all(Array.from({ length: total }, () => spawnNode()));
     const admins = spawned.map((n) => new Redis({ port: n.port, host: '127.0.0.1' }));
     try {
       const nodes: ClusterNode[] = [];
       for (let i = 0; i < spawned.length; i++) {
         const a = admins[i]!;
-        const from = Math.floor((SLOTS * i) / masters);
-        const to = Math.floor((SLOTS * (i + 1)) / masters) - 1;
         await a.call('CLUSTER', 'SET-CONFIG-EPOCH', String(i + 1));
-        await a.call('CLUSTER', 'ADDSLOTSRANGE', String(from), String(to));
-        nodes.push({ ...spawned[i]!, id: String(await a.call('CLUSTER', 'MYID')) });
+        if (i < masters) {
+          const from = Math.floor((SLOTS * i) / masters);
+          const to = Math.floor((SLOTS * (i + 1)) / masters) - 1;
+          await a.call('CLUSTER', 'ADDSLOTSRANGE', String(from), String(to));
+        }
+        nodes.push({ ...spawned[i]!, id: String(await a.call('CLUSTER', 'MYID')), replicaOf: null });
       }
       for (const n of nodes.slice(1)) await admins[0]!.call('CLUSTER', 'MEET', '127.0.0.1', String(n.port), String(n.busPort));
       const c = new RedisCluster(nodes);
+      await c.waitHealthy(20_000, false);
+      for (let i = masters; i < total; i++) {
+        const master = nodes[i - masters]!;
+        // A replica can only follow a master it already knows (gossip): retry until it does.
+        const deadline = Date.now() + 10_000;
+        for (;;) {
+          try {
+            await admins[i]!.call('CLUSTER', 'REPLICATE', master.id);
+            break;
+          } catch (err) {
+            if (Date.now() > deadline) throw err;
+            await new Promise((r) => setTimeout(r, 100));
+          }
+        }
+        nodes[i]!.replicaOf = master.id;
+      }
       await c.waitHealthy();
       return c;
     } catch (err) {
@@ -123,12 +144,32 @@ export class RedisCluster {
     }
   }
 
-  /** Waits until every node reports cluster_state:ok and knows every node (bounded). */
-  async waitHealthy(ms = 20_000): Promise<void> {
+  /** Nodes not killed by kill(). */
+  live(): ClusterNode[] {
+    return this.nodes.filter((n) => n.child.exitCode === null && n.child.signalCode === null);
+  }
+
+  /** SIGKILLs one node (a master failover follows when it has a replica). */
+  async kill(n: ClusterNode): Promise<void> {
+    if (n.child.exitCode !== null || n.child.signalCode !== null) return;
+    const done = new Promise((r) => n.child.once('exit', r));
+    n.child.kill('SIGKILL');
+    await done;
+  }
+
+  /**
+   * Waits until every live node reports cluster_state:ok and knows every node,
+   * and (with `replicasLinked`) every live replica's link to its master is up (bounded).
+   */
+  async waitHealthy(ms = 20_000, replicasLinked = true): Promise<void> {
     const deadline = Date.now() + ms;
     for (;;) {
-      const infos = await Promise.all(this.nodes.map((n) => this.onNode(n.port, (r) => r.call('CLUSTER', 'INFO')).catch(() => '')));
-      const ok = infos.every((i) => /cluster_state:ok/.test(String(i)) && new RegExp(`cluster_known_nodes:${this.nodes.length}\\b`).test(String(i)));
+      const live = this.live();
+      const infos = await Promise.all(live.map((n) => this.onNode(n.port, (r) => r.call('CLUSTER', 'INFO')).catch(() => '')));
+      const repl = await Promise.all(live.map((n) => this.onNode(n.port, (r) => r.info('replication')).catch(() => '')));
+      const ok =
+        infos.every((i) => /cluster_state:ok/.test(String(i)) && new RegExp(`cluster_known_nodes:${this.nodes.length}\\b`).test(String(i))) &&
+        (!replicasLinked || repl.every((r) => !/role:slave/.test(r) || /master_link_status:up/.test(r)));
       if (ok) return;
       if (Date.now() > deadline) throw new Error(`redis cluster not healthy: ${infos.map((i) => /cluster_state:\w+/.exec(String(i))?.[0]).join(',')}`);
       await new Promise((r) => setTimeout(r, 100));
@@ -147,13 +188,13 @@ export class RedisCluster {
     }
   }
 
-  /** `CLIENT KILL TYPE pubsub` on every node; returns how many connections each dropped. */
+  /** `CLIENT KILL TYPE pubsub` on every live node; returns how many connections each dropped. */
   async killPubsubClients(): Promise<number[]> {
-    return Promise.all(this.nodes.map((n) => this.onNode(n.port, async (r) => Number(await r.call('CLIENT', 'KILL', 'TYPE', 'pubsub')))));
+    return Promise.all(this.live().map((n) => this.onNode(n.port, async (r) => Number(await r.call('CLIENT', 'KILL', 'TYPE', 'pubsub')))));
   }
 
   /** The node owning the slot of `key` (a key or a shard channel), as the node `via` sees it. */
-  async ownerOf(key: string, via: ClusterNode = this.nodes[0]!): Promise<ClusterNode> {
+  async ownerOf(key: string, via: ClusterNode = this.live()[0]!): Promise<ClusterNode> {
     return this.onNode(via.port, async (r) => {
       const slot = Number(await r.call('CLUSTER', 'KEYSLOT', key));
       for (const [from, to, master] of await r.cluster('SLOTS')) {
@@ -179,7 +220,7 @@ export class RedisCluster {
     if (Number(keys) !== 0) throw new Error(`slot ${slot} holds keys`);
     await this.onNode(to.port, (r) => r.call('CLUSTER', 'SETSLOT', String(slot), 'NODE', to.id));
     await this.onNode(from.port, (r) => r.call('CLUSTER', 'SETSLOT', String(slot), 'NODE', to.id));
-    for (const n of this.nodes) if (n !== from && n !== to) await this.onNode(n.port, (r) => r.call('CLUSTER', 'SETSLOT', String(slot), 'NODE', to.id));
+    for (const n of this.live()) if (n !== from && n !== to) await this.onNode(n.port, (r) => r.call('CLUSTER', 'SETSLOT', String(slot), 'NODE', to.id));
   }
 
   async stop(): Promise<void> {

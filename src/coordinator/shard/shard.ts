@@ -437,6 +437,9 @@ export class Shard implements CoreObserver {
       this.lastSelfEcho = t;
       this.bus.kickSubscriber();
     }
+    // A resync loop gives up after its retries (e.g. a cluster failover outlasted them): while
+    // subscribed but not resynced, every beat starts another, so readiness cannot stay lost.
+    if (this.subscribed && !this.isReady && this.resyncing === null && !this.stopped) void this.requestResync('unsynced');
     // Remote expiry only while our own subscription is healthy (otherwise we are the partitioned one).
     if (this.subscribed && !selfSilent) {
       for (const [id, r] of this.remotes) {
