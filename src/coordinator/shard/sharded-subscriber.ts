@@ -25,6 +25,7 @@ const MOVED = /^MOVED \d+ (.+):(\d+)$/;
 export class ShardedSubscriber {
   private conn: Redis | null = null;
   private movedTo: Target | null = null;
+  private slot: number | null = null;
   private everSubscribed = false;
   private closed = false;
   private connecting: Promise<boolean> | null = null;
@@ -55,7 +56,10 @@ export class ShardedSubscriber {
   }
 
   private async owner(): Promise<Target> {
-    const slot = Number(await this.cluster.cluster('KEYSLOT', this.channel));
+    // The channel's slot never changes; only its owner does.
+    const slot = this.slot ?? Number(await this.cluster.cluster('KEYSLOT', this.channel));
+    if (!Number.isInteger(slot)) throw new Error(`no slot for ${this.channel}`);
+    this.slot = slot;
     for (const [from, to, master] of await this.cluster.cluster('SLOTS')) {
       if (slot >= from && slot <= to && master !== undefined) return { host: master[0], port: Number(master[1]) };
     }
