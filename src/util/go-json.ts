@@ -2,6 +2,8 @@
  * JSON as Go's encoding/json reads and writes it, so Go clients see the same bytes
  * coderd would send and we accept what they send.
  */
+import { isUtf8 } from 'node:buffer';
+import { GO_MAX_DEPTH, hasSurrogateEscape, nestsDeeperThanGo, scanFirstValue } from './go-json-scan.js';
 
 const GO_ESCAPES: Record<string, string> = {
   '<': '\\u003c',
@@ -22,68 +24,130 @@ export function goJsonEncode(value: unknown): string {
 export type JsonDecodeResult = { ok: true; value: unknown } | { ok: false; detail: string };
 
 /**
- * Decodes the first JSON value of a body, ignoring trailing bytes as json.Decoder does.
- * The error detail mimics Go's messages closely enough for humans; clients only read the status.
+ * Decodes the first JSON value of a body as json.NewDecoder(body).Decode does: trailing bytes
+ * are ignored, and a syntax error's detail is Go's own text (see go-json-scan.ts).
+ * `text` is the body already decoded as UTF-8; goJsonDecodeFirstBytes is exact for bodies
+ * that are not valid UTF-8.
  */
 export function goJsonDecodeFirst(text: string): JsonDecodeResult {
-  let start = 0;
-  while (start < text.length && isSpace(text.charCodeAt(start))) start++;
-  if (start >= text.length) return { ok: false, detail: 'EOF' };
+  const whole = parseWhole(text);
+  if (whole !== null) return whole;
+  const scan = scanFirstValue(text);
+  if (!scan.ok) return { ok: false, detail: scan.detail };
+  return parseSlice(text.slice(scan.start, scan.end));
+}
+
+/**
+ * The hot path: a body that is one JSON value with only space around it is what Go would
+ * read too, so JSON.parse alone decides, unless it could nest deeper than Go allows
+ * (10001 open and 10001 close brackets). Null means "not that simple: scan".
+ */
+function parseWhole(text: string): JsonDecodeResult | null {
+  let value: unknown;
   try {
-    return { ok: true, value: JSON.parse(text) };
+    value = JSON.parse(text);
   } catch {
-    // Fall through: maybe trailing bytes after a complete value.
+    return null;
   }
-  const end = firstValueEnd(text, start);
-  if (end < 0) return { ok: false, detail: describeInvalid(text, start) };
+  if (text.length > 2 * GO_MAX_DEPTH + 1 && nestsDeeperThanGo(text)) return null;
+  return { ok: true, value: fixSurrogates(text, value) };
+}
+
+/**
+ * goJsonDecodeFirst on the raw body. Go reads bytes: an offending byte outside a string is
+ * named as the byte itself, and inside a string each byte that does not start a valid UTF-8
+ * sequence decodes to one U+FFFD (TextDecoder would fold a truncated sequence into one).
+ */
+export function goJsonDecodeFirstBytes(body: Uint8Array): JsonDecodeResult {
+  const buf = Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  const valid = isUtf8(buf);
+  const text = valid ? buf.toString('utf8') : buf.toString('latin1');
+  if (valid) {
+    const whole = parseWhole(text);
+    if (whole !== null) return whole;
+  }
+  const scan = scanFirstValue(text, !valid);
+  // In valid UTF-8 the first byte of the offending character is exact; otherwise the scan was of the bytes.
+  if (!scan.ok) return { ok: false, detail: scan.detail };
+  return parseSlice(valid ? text.slice(scan.start, scan.end) : decodeUtf8LikeGo(buf, scan.start, scan.end));
+}
+
+
+function parseSlice(json: string): JsonDecodeResult {
+  let value: unknown;
   try {
-    return { ok: true, value: JSON.parse(text.slice(start, end)) };
-  } catch {
-    return { ok: false, detail: describeInvalid(text, start) };
+    value = JSON.parse(json);
+  } catch (err) {
+    // Unreachable when the scanner agrees with JSON.parse (fuzzed in the tests); never a 500.
+    return { ok: false, detail: err instanceof Error ? err.message : 'invalid JSON' };
   }
+  return { ok: true, value: fixSurrogates(json, value) };
 }
 
-function isSpace(c: number): boolean {
-  return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
+/** Go's decoder turns a surrogate escape without its pair into U+FFFD; JSON.parse keeps the lone half. */
+function fixSurrogates(json: string, value: unknown): unknown {
+  return hasSurrogateEscape(json) ? wellFormed(value) : value;
 }
 
-/** Index just past the first complete JSON value starting at `start`, or -1. */
-function firstValueEnd(text: string, start: number): number {
-  const first = text[start];
-  if (first === '{' || first === '[') {
-    let depth = 0;
-    let inString = false;
-    for (let i = start; i < text.length; i++) {
-      const c = text[i];
-      if (inString) {
-        if (c === '\\') i++;
-        else if (c === '"') inString = false;
-        continue;
-      }
-      if (c === '"') inString = true;
-      else if (c === '{' || c === '[') depth++;
-      else if (c === '}' || c === ']') {
-        depth--;
-        if (depth === 0) return i + 1;
-      }
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+function wellFormed(v: unknown): unknown {
+  if (typeof v === 'string') return v.replace(LONE_SURROGATE, '\ufffd');
+  if (v === null || typeof v !== 'object') return v;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) v[i] = wellFormed(v[i]);
+    return v;
+  }
+  // In place: JSON.parse made "__proto__" an own property, which a fresh object would not keep.
+  const obj = v as Record<string, unknown>;
+  for (const key of Object.keys(obj)) {
+    const value = wellFormed(obj[key]);
+    const fixed = key.replace(LONE_SURROGATE, '\ufffd');
+    if (fixed !== key) delete obj[key];
+    obj[fixed] = value;
+  }
+  return obj;
+}
+
+/** utf8.DecodeRune's rule: a byte that does not start a valid sequence becomes one U+FFFD. */
+function decodeUtf8LikeGo(buf: Buffer, start: number, end: number): string {
+  let out = '';
+  let run = start;
+  let i = start;
+  while (i < end) {
+    const b = buf[i] ?? 0;
+    if (b < 0x80) {
+      i++;
+      continue;
     }
-    return -1;
-  }
-  if (first === '"') {
-    for (let i = start + 1; i < text.length; i++) {
-      if (text[i] === '\\') i++;
-      else if (text[i] === '"') return i + 1;
+    const size = utf8SequenceLength(buf, i, end);
+    if (size > 0) {
+      i += size;
+      continue;
     }
-    return -1;
+    out += buf.toString('utf8', run, i) + '\ufffd';
+    i++;
+    run = i;
   }
-  const m = /^(?:true|false|null|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)/.exec(text.slice(start, start + 64));
-  return m ? start + m[0].length : -1;
+  return out + buf.toString('utf8', run, end);
 }
 
-function describeInvalid(text: string, start: number): string {
-  const ch = text[start] ?? '';
-  if ('{["tfn-0123456789'.includes(ch)) return 'unexpected EOF';
-  return `invalid character '${ch}' looking for beginning of value`;
+/** Length of the valid UTF-8 sequence at `i` (no overlongs, surrogates or values past U+10FFFF), or 0. */
+function utf8SequenceLength(buf: Buffer, i: number, end: number): number {
+  const b0 = buf[i] ?? 0;
+  const cont = (k: number, lo = 0x80, hi = 0xbf): boolean => i + k < end && (buf[i + k] ?? 0) >= lo && (buf[i + k] ?? 0) <= hi;
+  if (b0 >= 0xc2 && b0 <= 0xdf) return cont(1) ? 2 : 0;
+  if (b0 >= 0xe0 && b0 <= 0xef) {
+    const lo = b0 === 0xe0 ? 0xa0 : 0x80;
+    const hi = b0 === 0xed ? 0x9f : 0xbf;
+    return cont(1, lo, hi) && cont(2) ? 3 : 0;
+  }
+  if (b0 >= 0xf0 && b0 <= 0xf4) {
+    const lo = b0 === 0xf0 ? 0x90 : 0x80;
+    const hi = b0 === 0xf4 ? 0x8f : 0xbf;
+    return cont(1, lo, hi) && cont(2) && cont(3) ? 4 : 0;
+  }
+  return 0;
 }
 
 /**

@@ -50,8 +50,10 @@ describe.each(BACKENDS)('bad input (%s)', (backend) => {
     await expectError(await post(LIFECYCLE, '   \n'), 400, 'Request body must be valid JSON.', 'EOF');
     await expectError(await post(LIFECYCLE, '{"state":'), 400, 'Request body must be valid JSON.', 'unexpected EOF');
     await expectError(await post(LIFECYCLE, 'xyz'), 400, 'Request body must be valid JSON.', "invalid character 'x' looking for beginning of value");
-    // Go would say "invalid character 'o' in literal null (expecting 'u')"; only the message is asserted.
-    await expectError(await post(LIFECYCLE, 'nope'), 400, 'Request body must be valid JSON.');
+    await expectError(await post(LIFECYCLE, 'nope'), 400, 'Request body must be valid JSON.', "invalid character 'o' in literal null (expecting 'u')");
+    await expectError(await post(LIFECYCLE, '{"state":"ready",}'), 400, 'Request body must be valid JSON.', "invalid character '}' looking for beginning of object key string");
+    // Go does not skip a byte order mark; it names the first byte of U+FEFF.
+    await expectError(await post(LIFECYCLE, '\ufeff{"state":"ready"}'), 400, 'Request body must be valid JSON.', "invalid character 'ï' looking for beginning of value");
     await expectError(await s.request('/api/v2/admin/users', { method: 'POST', token: s.admin.key, body: '{' }), 400, 'Request body must be valid JSON.');
   });
 
