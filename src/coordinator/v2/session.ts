@@ -4,7 +4,7 @@
  *
  *   stream.recv ─► authorize (fatal: LOST to partners, error to self, end)
  *               ─► update_self / add_tunnel / remove_tunnel / disconnect / ready_for_handshake ─► core
- *   core ─► enqueue(resp) (bounded queue, never blocks) ─► toProto (memoised per fan-out) ─► stream.send
+ *   core ─► enqueue(resp) (bounded queue, never blocks) ─► toProto + encode (memoised per fan-out) ─► stream.sendEncoded
  *
  * The handler returns (CloseSend) once the peer is gone from the core and the
  * queue is flushed. Request-side failures are counted by close reason.
@@ -35,8 +35,18 @@ const KIND: Record<UpdateKind, number> = {
   READY_FOR_HANDSHAKE: tp.PeerUpdateKind.READY_FOR_HANDSHAKE,
 };
 
-/** One proto conversion per fan-out, shared by every v2 recipient of the same response. */
+/** One proto conversion and one encoding per fan-out, shared by every v2 recipient of the same response. */
 const protoMemo = new WeakMap<CoordinateResponse, tp.CoordinateResponse>();
+const bytesMemo = new WeakMap<CoordinateResponse, Uint8Array>();
+
+function encodedResponse(resp: CoordinateResponse): Uint8Array {
+  let bytes = bytesMemo.get(resp);
+  if (bytes === undefined) {
+    bytes = tp.CoordinateResponse.encode(responseToProto(resp));
+    bytesMemo.set(resp, bytes);
+  }
+  return bytes;
+}
 
 export function responseToProto(resp: CoordinateResponse): tp.CoordinateResponse {
   let out = protoMemo.get(resp);
@@ -67,7 +77,8 @@ export function serveCoordinateV2(
 
 class V2Session implements PeerSink {
   private peer: Peer | null = null;
-  private readonly queue: tp.CoordinateResponse[] = [];
+  /** Encoded CoordinateResponse messages waiting for the stream. */
+  private readonly queue: Uint8Array[] = [];
   private writing = false;
   private ended = false;
   private reason: CloseReason | null = null;
@@ -94,7 +105,7 @@ class V2Session implements PeerSink {
       this.coord.metrics.dropped('queue_overflow');
       return false;
     }
-    this.queue.push(responseToProto(resp));
+    this.queue.push(encodedResponse(resp));
     this.pump();
     return true;
   }
@@ -112,7 +123,7 @@ class V2Session implements PeerSink {
     this.peer = this.coord.core.connect(this.opts.peerId, this.kind, this.opts.name, this);
     if (this.peer === null) {
       if (!this.ended) {
-        this.queue.push({ peerUpdates: [], error: 'coordinator closed' });
+        this.queue.push(tp.CoordinateResponse.encode({ peerUpdates: [], error: 'coordinator closed' }));
         this.finish('coordinator_closed');
       }
     } else {
@@ -210,7 +221,7 @@ class V2Session implements PeerSink {
   private enqueueRaw(m: tp.CoordinateResponse): boolean {
     if (this.ended) return true;
     if (this.queue.length >= this.coord.settings.queueSize) return false;
-    this.queue.push(m);
+    this.queue.push(tp.CoordinateResponse.encode(m));
     this.pump();
     return true;
   }
@@ -233,7 +244,7 @@ class V2Session implements PeerSink {
             break;
           }
           const m = this.queue.shift()!;
-          await this.stream.send(m);
+          await this.stream.sendEncoded(m);
           this.lastWriteAt = this.coord.clock.now();
           this.coord.metrics.written(1, 0);
         }

@@ -27,6 +27,8 @@ export interface ServerStream<Req, Res> extends AsyncIterable<Req> {
   /** Next request, or null at end of input (check ctx.signal.aborted to tell cancel from CloseSend). */
   recv(): Promise<Req | null>;
   send(res: Res): Promise<void>;
+  /** Sends a message already encoded (fan-outs encode once for every recipient). */
+  sendEncoded(bytes: Uint8Array): Promise<void>;
 }
 
 export class RpcMux {
@@ -70,6 +72,7 @@ export class RpcMux {
       const stream: ServerStream<Req, Res> = {
         recv,
         send: (m) => call.send(res.encode(m)),
+        sendEncoded: (bytes) => call.send(bytes),
         async *[Symbol.asyncIterator]() {
           for (;;) {
             const m = await recv();
