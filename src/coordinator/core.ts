@@ -90,6 +90,8 @@ export class CoordinatorCore {
   private readonly stats: CoreStats;
   private readonly kindCounts = { agent: 0, client: 0 };
   private closed = false;
+  /** The recipient offerNode last reported as overflowed (3). */
+  private overflowed: Peer | null = null;
   private readonly observer: CoreObserver | undefined;
 
   constructor(opts: CoreOptions = {}) {
@@ -151,24 +153,27 @@ export class CoordinatorCore {
     const resp = new CoordinateResponse([{ id: peer.id, kind: 'NODE', node, reason: 'node update' }]);
     let delivered = 0;
     let duplicates = 0;
-    const failed: Peer[] = [];
+    // Overflowed recipients are rare: the list is only allocated when one occurs.
+    let failed: Peer[] | null = null;
     const dsts = this.tunnels.destinationsOf(peer.id);
     if (dsts !== undefined) {
       for (const d of dsts) {
-        const r = this.offerNode(d, peer.id, node, resp, failed);
+        const r = this.offerNode(d, peer.id, node, resp);
         if (r === 1) delivered++;
         else if (r === 2) duplicates++;
+        else if (r === 3) (failed ??= []).push(this.takeOverflowed());
       }
     }
     const srcs = this.tunnels.sourcesOf(peer.id);
     if (srcs !== undefined) {
       for (const s of srcs) {
-        const r = this.offerNode(s, peer.id, node, resp, failed);
+        const r = this.offerNode(s, peer.id, node, resp);
         if (r === 1) delivered++;
         else if (r === 2) duplicates++;
+        else if (r === 3) (failed ??= []).push(this.takeOverflowed());
       }
     }
-    for (const f of failed) this.fail(f);
+    if (failed !== null) for (const f of failed) this.fail(f);
     this.observer?.nodeChanged(peer);
     this.stats.fanout(peer.kind, delivered, duplicates, (this.monotonic() - t0) / 1000);
   }
@@ -299,16 +304,22 @@ export class CoordinatorCore {
 
   // ---- internals ----
 
-  /** Fan-out step for one recipient: 0 = absent or failed, 1 = enqueued, 2 = duplicate. */
-  private offerNode(toId: PeerId, about: PeerId, node: NodeRecord, resp: CoordinateResponse, failed: Peer[]): 0 | 1 | 2 {
+  /** Fan-out step for one recipient: 0 = absent, 1 = enqueued, 2 = duplicate, 3 = queue full (caller fails it). */
+  private offerNode(toId: PeerId, about: PeerId, node: NodeRecord, resp: CoordinateResponse): 0 | 1 | 2 | 3 {
     const to = this.peers.get(toId);
     if (to === undefined) return 0;
     const prev = to.sent.get(about);
     if (prev !== undefined && (prev === node || prev.json === node.json)) return 2;
     to.sent.set(about, node);
     if (to.sink.enqueue(resp)) return 1;
-    failed.push(to);
-    return 0;
+    this.overflowed = to;
+    return 3;
+  }
+
+  private takeOverflowed(): Peer {
+    const p = this.overflowed as Peer;
+    this.overflowed = null;
+    return p;
   }
 
   private remove(peer: Peer, kind: 'LOST' | 'DISCONNECTED', reason: string): void {

@@ -48,7 +48,6 @@ class StoredNode implements NodeRecord {
 export const MAX_NODE_JSON = 32 * 1024 - 2;
 const ZERO_TIME = '0001-01-01T00:00:00Z';
 const ZERO_HEX = '0'.repeat(64);
-const HEX64 = /^[0-9a-fA-F]{64}$/;
 const INT_TEXT = /^-?(?:0|[1-9]\d*)$/;
 const MAP_INT_KEY = /^[+-]?\d{1,19}$/;
 const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:\d{2})$/;
@@ -59,15 +58,121 @@ function bad(detail: string): CoordinatorError {
   return coordError('bad_node', `read json: ${detail}`);
 }
 
-/** Decodes one JSON object (the splitter's output) into a validated NodeRecord. */
+/**
+ * Decodes one JSON object (the splitter's output) into a validated NodeRecord.
+ * Same checks, in the same order, and the same text as
+ * encodeNode(parseNode(text)), but written straight from the parsed object:
+ * this runs once per update, and the typed Node, its null-prototype maps and
+ * entry arrays would be garbage at once (young-generation churn per update).
+ */
 export function decodeNode(bytes: Buffer | string): NodeRecord {
-  const json = encodeNode(parseNode(typeof bytes === 'string' ? bytes : bytes.toString('utf8')));
+  const text = typeof bytes === 'string' ? bytes : bytes.toString('utf8');
+  const obj = parseObject(text);
+  const raw = fastRawNumbers(text) ?? rawTopLevelNumbers(text);
+  const id = int64Text(obj.id, raw.id, 'id');
+  const asOf = timeField(obj.as_of);
+  const key = keyField(obj.key, 'nodekey:', 'key');
+  const disco = keyField(obj.disco, 'discokey:', 'disco');
+  const derp = intField(obj.preferred_derp, raw.preferred_derp, 'preferred_derp');
+  const latency = latencyObject(obj.derp_latency);
+  const forced = obj.derp_forced_websockets === undefined || obj.derp_forced_websockets === null ? 'null' : encodeMap(forcedField(obj.derp_forced_websockets));
+  const addresses = listField(obj.addresses, isPrefixText, 'addresses');
+  const allowedIps = listField(obj.allowed_ips, isPrefixText, 'allowed_ips');
+  const endpoints = listField(obj.endpoints, isEndpointText, 'endpoints');
+  // Go peers send json.Marshal output, which is already canonical: then the
+  // received text is kept as is (one flat string, nothing rebuilt).
+  const json = isCanonical(text, id, asOf, key, disco, derp, latency, forced, addresses, allowedIps, endpoints)
+    ? text
+    : `{"id":${id},"as_of":"${asOf}","key":"${key}",` +
+      `"disco":"${disco}","preferred_derp":${derp},` +
+      `"derp_latency":${encodeMap(latency)},"derp_forced_websockets":${forced},` +
+      `"addresses":${encodeList(addresses)},"allowed_ips":${encodeList(allowedIps)},` +
+      `"endpoints":${encodeList(endpoints)}}`;
   if (json.length > MAX_NODE_JSON) throw bad('node too large');
   return new StoredNode(json);
 }
 
-/** Parses and validates node JSON text into a typed Node. */
-function parseNode(text: string): Node {
+/** Read cursor of isCanonical (module state: the check is synchronous and allocates nothing). */
+let at = 0;
+
+function lit(text: string, piece: string): boolean {
+  if (!text.startsWith(piece, at)) return false;
+  at += piece.length;
+  return true;
+}
+
+/** Whether `text` is exactly what decodeNode would build from these validated fields, compared piece by piece. */
+function isCanonical(
+  text: string,
+  id: string,
+  asOf: string,
+  key: string,
+  disco: string,
+  derp: number,
+  latency: Readonly<Record<string, number>> | null,
+  forced: string,
+  addresses: readonly string[] | null,
+  allowedIps: readonly string[] | null,
+  endpoints: readonly string[] | null,
+): boolean {
+  at = 0;
+  return (
+    lit(text, '{"id":') &&
+    lit(text, id) &&
+    lit(text, ',"as_of":"') &&
+    lit(text, asOf) &&
+    lit(text, '","key":"') &&
+    lit(text, key) &&
+    lit(text, '","disco":"') &&
+    lit(text, disco) &&
+    lit(text, '","preferred_derp":') &&
+    lit(text, String(derp)) &&
+    lit(text, ',"derp_latency":') &&
+    mapIsCanonical(text, latency) &&
+    lit(text, ',"derp_forced_websockets":') &&
+    lit(text, forced) &&
+    lit(text, ',"addresses":') &&
+    listIsCanonical(text, addresses) &&
+    lit(text, ',"allowed_ips":') &&
+    listIsCanonical(text, allowedIps) &&
+    lit(text, ',"endpoints":') &&
+    listIsCanonical(text, endpoints) &&
+    lit(text, '}') &&
+    at === text.length
+  );
+}
+
+/** encodeMap's output for a number map, compared at the cursor. */
+function mapIsCanonical(text: string, m: Readonly<Record<string, number>> | null): boolean {
+  if (m === null) return lit(text, 'null');
+  const keys = Object.keys(m);
+  if (keys.length > 1) sortInPlace(keys);
+  if (!lit(text, '{')) return false;
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i] as string;
+    if (i > 0 && !lit(text, ',')) return false;
+    if (PLAIN_KEY.test(k)) {
+      if (!lit(text, '"') || !lit(text, k) || !lit(text, '":')) return false;
+    } else if (!lit(text, JSON.stringify(k) + ':')) return false;
+    if (!lit(text, String(m[k] as number))) return false;
+  }
+  return lit(text, '}');
+}
+
+/** encodeList's output, compared at the cursor. */
+function listIsCanonical(text: string, l: readonly string[] | null): boolean {
+  if (l === null) return lit(text, 'null');
+  if (l.length === 0) return lit(text, '[]');
+  for (const s of l) if (s.includes('%')) return lit(text, JSON.stringify(l));
+  if (!lit(text, '["')) return false;
+  for (let i = 0; i < l.length; i++) {
+    if (i > 0 && !lit(text, '","')) return false;
+    if (!lit(text, l[i] as string)) return false;
+  }
+  return lit(text, '"]');
+}
+
+function parseObject(text: string): Record<string, unknown> {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -75,7 +180,12 @@ function parseNode(text: string): Node {
     throw bad('invalid JSON');
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw bad('expected a node object');
-  const obj = parsed as Record<string, unknown>;
+  return parsed as Record<string, unknown>;
+}
+
+/** Parses and validates node JSON text into a typed Node (exported for the codec's equivalence tests). */
+export function parseNode(text: string): Node {
+  const obj = parseObject(text);
   const raw = fastRawNumbers(text) ?? rawTopLevelNumbers(text);
   const node: Node = {
     id: int64Field(obj.id, raw.id, 'id'),
@@ -114,7 +224,7 @@ const PLAIN_KEY = /^[\w.+-]*$/;
 function encodeMap(m: Readonly<Record<string, number | string>> | null): string {
   if (m === null) return 'null';
   const keys = Object.keys(m);
-  if (keys.length > 1) keys.sort();
+  if (keys.length > 1) sortInPlace(keys);
   let out = '{';
   for (let i = 0; i < keys.length; i++) {
     const k = keys[i] as string;
@@ -133,6 +243,41 @@ function encodeList(l: readonly string[] | null): string {
   // Validated prefixes/endpoints need no escaping, except an endpoint zone.
   for (const s of l) if (s.includes('%')) return JSON.stringify(l);
   return '["' + l.join('","') + '"]';
+}
+
+/**
+ * Insertion sort by UTF-16 code units (what Array#sort does for strings):
+ * maps here have a handful of keys, and Array#sort allocates a work copy.
+ */
+function sortInPlace(keys: string[]): void {
+  for (let i = 1; i < keys.length; i++) {
+    const k = keys[i] as string;
+    let j = i - 1;
+    while (j >= 0 && (keys[j] as string) > k) {
+      keys[j + 1] = keys[j] as string;
+      j--;
+    }
+    keys[j + 1] = k;
+  }
+}
+
+/** derp_latency validated like latencyField, but the parsed object itself is returned (no null-prototype copy). */
+function latencyObject(v: unknown): Readonly<Record<string, number>> | null {
+  if (v === undefined || v === null) return null;
+  if (typeof v !== 'object' || Array.isArray(v)) throw bad('derp_latency: expected an object');
+  const m = v as Record<string, unknown>;
+  const keys = Object.keys(m);
+  for (let i = 0; i < keys.length; i++) if (typeof m[keys[i] as string] !== 'number') throw bad('derp_latency: expected numbers');
+  return m as Record<string, number>;
+}
+
+/** int64Field's value as decimal text (bigint.toString()), without a BigInt when the text is short. */
+function int64Text(v: unknown, rawText: string | undefined, name: string): string {
+  if (v === undefined || v === null) return '0';
+  if (typeof v !== 'number' || rawText === undefined || !INT_TEXT.test(rawText)) throw bad(`${name}: expected an int64`);
+  // INT_TEXT has no leading zeros, so up to 18 digits the text is in range and already canonical, except "-0".
+  if (rawText.length <= 18 && rawText !== '-0') return rawText;
+  return int64Field(v, rawText, name).toString();
 }
 
 function int64Field(v: unknown, rawText: string | undefined, name: string): bigint {
@@ -159,10 +304,18 @@ function timeField(v: unknown): string {
 
 function keyField(v: unknown, prefix: string, name: string): string {
   if (v === undefined || v === null) return prefix + ZERO_HEX;
-  if (typeof v !== 'string' || !v.startsWith(prefix) || !HEX64.test(v.slice(prefix.length))) {
+  if (typeof v !== 'string' || v.length !== prefix.length + 64 || !v.startsWith(prefix)) {
     throw bad(`${name}: expected ${prefix}<64 hex digits>`);
   }
-  return prefix + v.slice(prefix.length).toLowerCase();
+  // Checked in place: the usual key is already lower-case and is kept as is (no slice or copy).
+  let upper = false;
+  for (let i = prefix.length; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if ((c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66)) continue;
+    if (c >= 0x41 && c <= 0x46) upper = true;
+    else throw bad(`${name}: expected ${prefix}<64 hex digits>`);
+  }
+  return upper ? prefix + v.slice(prefix.length).toLowerCase() : v;
 }
 
 function latencyField(v: unknown): Record<string, number> | null {
@@ -198,6 +351,9 @@ function listField(v: unknown, valid: (s: string) => boolean, name: string): str
   return v as string[];
 }
 
+const RAW_KEYS = ['id', 'preferred_derp'] as const;
+const RAW_PATTERNS = RAW_KEYS.map((k) => `"${k}"`);
+
 /**
  * Fast path for rawTopLevelNumbers: with no \u escapes in the text, a key
  * that occurs once as `"name":` and that JSON.parse saw at the top level must
@@ -206,8 +362,9 @@ function listField(v: unknown, valid: (s: string) => boolean, name: string): str
 function fastRawNumbers(text: string): { id?: string; preferred_derp?: string } | null {
   if (text.includes('\\u')) return null;
   const out: { id?: string; preferred_derp?: string } = {};
-  for (const key of ['id', 'preferred_derp'] as const) {
-    const pat = `"${key}"`;
+  for (let k = 0; k < RAW_KEYS.length; k++) {
+    const key = RAW_KEYS[k] as 'id' | 'preferred_derp';
+    const pat = RAW_PATTERNS[k] as string;
     const i = text.indexOf(pat);
     if (i < 0) continue;
     if (text.indexOf(pat, i + 1) >= 0) return null;

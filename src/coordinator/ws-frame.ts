@@ -22,6 +22,29 @@ export function binaryFrameFromText(text: string): Buffer {
   return buf;
 }
 
+/**
+ * Same bytes as binaryFrameFromText('[' + text + ']') for a text of
+ * `textBytes` UTF-8 bytes, written straight into the frame: the joined string
+ * would be garbage at once (one per fan-out).
+ */
+export function binaryFrameFromBracketed(text: string, textBytes: number): Buffer {
+  const len = textBytes + 2;
+  if (len > 0xffff) throw new RangeError('frame payload too large');
+  const hdr = len < 126 ? 2 : 4;
+  const buf = Buffer.allocUnsafe(hdr + len);
+  buf[0] = FIN_BINARY;
+  if (hdr === 2) {
+    buf[1] = len;
+  } else {
+    buf[1] = 126;
+    buf.writeUInt16BE(len, 2);
+  }
+  buf[hdr] = 0x5b; // '['
+  buf.write(text, hdr + 1, textBytes, 'utf8');
+  buf[hdr + 1 + textBytes] = 0x5d; // ']'
+  return buf;
+}
+
 /** Payload length of a frame built by binaryFrameFromText. */
 export function framePayloadLength(frame: Buffer): number {
   return frame[1] === 126 ? frame.readUInt16BE(2) : (frame[1] as number);

@@ -55,30 +55,49 @@ export function createCoordinatorMetrics(registry: Registry): CoordinatorMetrics
       this.set(source?.tunnelCount() ?? 0);
     },
   });
-  const updatesIn = new Counter({
+  // Per-update and per-socket-write counts are summed in plain numbers and
+  // folded into the counters at scrape time: a prom-client inc allocates
+  // (label hash, result object), and per update that is young-generation churn.
+  const pendingIn = { agent: 0, client: 0 };
+  const pendingOut = { agent: 0, client: 0 };
+  let pendingBytesIn = 0;
+  let pendingDuplicates = 0;
+  new Counter({
     name: 'coordinator_updates_received_total',
     help: 'Node updates received from peers.',
     labelNames: ['kind'],
     registers: [registry],
+    collect() {
+      foldByKind(this, pendingIn);
+    },
   });
-  const bytesIn = new Counter({
+  new Counter({
     name: 'coordinator_received_bytes_total',
     help: 'Bytes of node JSON received from peers.',
     registers: [registry],
+    collect() {
+      if (pendingBytesIn > 0) this.inc(pendingBytesIn);
+      pendingBytesIn = 0;
+    },
   });
-  const updatesOut = new Counter({
+  new Counter({
     name: 'coordinator_updates_sent_total',
     help: 'Node updates enqueued to recipients.',
     labelNames: ['kind'],
     registers: [registry],
+    collect() {
+      foldByKind(this, pendingOut);
+    },
   });
-  const duplicates = new Counter({
+  new Counter({
     name: 'coordinator_updates_deduplicated_total',
     help: 'Node updates not sent because the recipient already had that node.',
     registers: [registry],
+    collect() {
+      if (pendingDuplicates > 0) this.inc(pendingDuplicates);
+      pendingDuplicates = 0;
+    },
   });
-  // Per-socket-write counts are summed in plain numbers and folded into the
-  // counters at scrape time: a prom-client inc per write would cost more than the write's framing.
   let pendingMessages = 0;
   let pendingBytes = 0;
   new Counter({
@@ -123,9 +142,9 @@ export function createCoordinatorMetrics(registry: Registry): CoordinatorMetrics
     registers: [registry],
   });
 
-  // Pre-bound children: label lookup happens once, not per update.
-  const inByKind = { agent: updatesIn.labels('agent'), client: updatesIn.labels('client') };
-  const outByKind = { agent: updatesOut.labels('agent'), client: updatesOut.labels('client') };
+  // Pre-bound children: label lookup happens once, not per update (for the
+  // unlabelled histogram this also spares a closure per observation).
+  const observeLatency = latency.labels().observe;
   const dropBy = Object.fromEntries(DROP_REASONS.map((r) => [r, drops.labels(r)])) as Record<DropReason, Counter.Internal>;
   const closeBy = {
     v1: Object.fromEntries(CLOSE_REASONS.map((r) => [r, closes.labels('v1', r)])) as Record<CloseReason, Counter.Internal>,
@@ -135,13 +154,13 @@ export function createCoordinatorMetrics(registry: Registry): CoordinatorMetrics
 
   return {
     updateIn(kind, bytes) {
-      inByKind[kind].inc();
-      bytesIn.inc(bytes);
+      pendingIn[kind]++;
+      pendingBytesIn += bytes;
     },
     fanout(kind, delivered, dup, seconds) {
-      if (delivered > 0) outByKind[kind].inc(delivered);
-      if (dup > 0) duplicates.inc(dup);
-      latency.observe(seconds);
+      pendingOut[kind] += delivered;
+      pendingDuplicates += dup;
+      observeLatency(seconds);
     },
     overflow() {
       overflows.inc();
@@ -160,4 +179,12 @@ export function createCoordinatorMetrics(registry: Registry): CoordinatorMetrics
       source = s;
     },
   };
+}
+
+/** Adds the pending per-kind counts to a `kind`-labelled counter (only kinds that moved, as inc would) and clears them. */
+function foldByKind(counter: Counter, pending: Record<PeerKind, number>): void {
+  if (pending.agent > 0) counter.inc({ kind: 'agent' }, pending.agent);
+  if (pending.client > 0) counter.inc({ kind: 'client' }, pending.client);
+  pending.agent = 0;
+  pending.client = 0;
 }

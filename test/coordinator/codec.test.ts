@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { CoordinatorError } from '../../src/coordinator/errors.js';
 import { JsonObjectSplitter } from '../../src/coordinator/json-stream.js';
 import { isEndpointText, isPrefixText } from '../../src/coordinator/netparse.js';
-import { decodeNode, encodeNode, rawTopLevelNumbers } from '../../src/coordinator/node.js';
+import { decodeNode, encodeNode, parseNode, rawTopLevelNumbers } from '../../src/coordinator/node.js';
 import { CoordinateResponse } from '../../src/coordinator/types.js';
 import { encodeV1Frames } from '../../src/coordinator/v1/codec.js';
 import { binaryFrameFromText, framePayloadLength } from '../../src/coordinator/ws-frame.js';
@@ -176,6 +176,61 @@ describe('node codec', () => {
     for (const b of bad) expect(() => decodeNode(b), b).toThrow(CoordinatorError);
   });
 
+  it('decodeNode writes exactly encodeNode(parseNode(text)) and fails with the same error (fuzz)', () => {
+    const outcome = (f: () => string): string => {
+      try {
+        return 'ok ' + f();
+      } catch (e) {
+        return e instanceof CoordinatorError ? `err ${e.code} ${e.message}` : `other ${String(e)}`;
+      }
+    };
+    const same = (text: string): void => {
+      expect(outcome(() => decodeNode(text).json), text).toBe(outcome(() => encodeNode(parseNode(text))));
+    };
+    const upperKeys = (t: string): string => t.replace(/(nodekey|discokey):([0-9a-f]{64})/g, (_m, p: string, h: string) => `${p}:${h.toUpperCase()}`);
+    fc.assert(
+      fc.property(validNode, fc.boolean(), (n, upper) => {
+        const t = toText(n);
+        same(upper ? upperKeys(t) : t);
+        // Canonical text in (what Go peers send) is kept as is; a one-character change is not.
+        const canon = decodeNode(t).json;
+        same(canon);
+        same(canon.replace('"preferred_derp":', '"preferred_derp": '));
+        same(canon.slice(0, -1) + ',"x":1}');
+      }),
+      { numRuns: 150 },
+    );
+    const field = fc.constantFrom('id', 'key', 'disco', 'as_of', 'preferred_derp', 'derp_latency', 'derp_forced_websockets', 'addresses', 'allowed_ips', 'endpoints', '__proto__', 'x');
+    fc.assert(
+      fc.property(fc.dictionary(field, fc.jsonValue({ maxDepth: 2 })), (o) => same(JSON.stringify(o))),
+      { numRuns: 300 },
+    );
+    for (const t of [
+      '{}',
+      '{"id":-0}',
+      '{"id":123456789012345678}',
+      '{"id":-123456789012345678}',
+      '{"id":1234567890123456789}',
+      '{"id":-9223372036854775808}',
+      '{"id":-9223372036854775809}',
+      `{"key":"nodekey:${'aB'.repeat(32)}"}`,
+      `{"key":"nodekey:${'a'.repeat(63)}"}`,
+      `{"key":"nodekey:${'a'.repeat(65)}"}`,
+      `{"key":"NODEKEY:${'a'.repeat(64)}"}`,
+      '{"derp_latency":{"b":1,"a":2,"__proto__":3,"10":4,"9":5,"":6,"é":7,"Z":8}}',
+      '{"derp_latency":{"a":1,"b":"x"}}',
+      '{"derp_latency":{}}',
+      '{"derp_forced_websockets":{"+5":"a","5":"b","007":"c"}}',
+      '{"id":1,"id":2,"preferred_derp":3,"preferred_derp":4}',
+      '{"\u0069d":5}',
+      '{"endpoints":["[fe80::1%eth0]:1"]}',
+      `{"id":1,"as_of":"0001-01-01T00:00:00Z","key":"nodekey:${'0'.repeat(64)}","disco":"discokey:${'0'.repeat(64)}","preferred_derp":0,"derp_latency":{"a":1,"b":2},"derp_forced_websockets":null,"addresses":null,"allowed_ips":[],"endpoints":["[fe80::1%eth0]:1"]}`,
+      `{"id":1,"as_of":"0001-01-01T00:00:00Z","key":"nodekey:${'0'.repeat(64)}","disco":"discokey:${'0'.repeat(64)}","preferred_derp":0,"derp_latency":{"b":1,"a":2},"derp_forced_websockets":null,"addresses":null,"allowed_ips":[],"endpoints":null}`,
+    ]) {
+      same(t);
+    }
+  });
+
   it('never throws anything but CoordinatorError on arbitrary JSON objects (fuzz)', () => {
     fc.assert(
       fc.property(fc.dictionary(fc.constantFrom('id', 'key', 'disco', 'as_of', 'preferred_derp', 'derp_latency', 'addresses', 'endpoints', 'x'), fc.jsonValue({ maxDepth: 2 })), (o) => {
@@ -217,6 +272,19 @@ describe('v1 outbound encoding', () => {
 
   it('writes nothing for responses without NODE updates', () => {
     expect(encodeV1Frames(new CoordinateResponse([{ id: 'x', kind: 'DISCONNECTED', node: null, reason: '' }], 'err'))).toEqual([]);
+  });
+
+  it('a one-NODE response is the frame of "[" + json + "]" (short, 16-bit length, non-ASCII)', () => {
+    const nodes = [
+      decodeNode('{"id":1}'),
+      decodeNode('{"derp_forced_websockets":{"1":"é ✓ \\"q\\""}}'),
+      decodeNode(`{"derp_forced_websockets":{"1":"${'ü'.repeat(10000)}"}}`),
+    ];
+    for (const node of nodes) {
+      const frames = encodeV1Frames(new CoordinateResponse([{ id: 'x', kind: 'NODE', node, reason: '' }]));
+      expect(frames).toEqual([binaryFrameFromText('[' + node.json + ']')]);
+    }
+    expect(encodeV1Frames(new CoordinateResponse([{ id: 'x', kind: 'NODE', node: { node: decodeNode('{}').node, json: 'x'.repeat(40000) }, reason: '' }]))).toEqual([]);
   });
 
   it('splits large batches so every payload is at most 32 KiB', () => {

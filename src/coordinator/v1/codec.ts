@@ -5,12 +5,20 @@
  * are dropped. Pure.
  */
 import type { CoordinateResponse } from '../types.js';
-import { binaryFrameFromText } from '../ws-frame.js';
+import { binaryFrameFromBracketed, binaryFrameFromText } from '../ws-frame.js';
 
 export const V1_MAX_MESSAGE = 32 * 1024;
 
 /** Pre-framed binary messages for a response (memoised on the response by the caller). */
 export function encodeV1Frames(resp: CoordinateResponse, maxMessage = V1_MAX_MESSAGE): Buffer[] {
+  if (resp.updates.length === 1) {
+    // A fan-out carries one NODE: frame `[json]` without building the joined string.
+    const u = resp.updates[0] as CoordinateResponse['updates'][number];
+    if (u.kind !== 'NODE' || u.node === null) return [];
+    const json = u.node.json;
+    const n = Buffer.byteLength(json);
+    return n + 2 > maxMessage ? [] : [binaryFrameFromBracketed(json, n)];
+  }
   const frames: Buffer[] = [];
   let body = '';
   let bytes = 1; // '['
