@@ -2,7 +2,7 @@
  * DERP benchmark: Tailscale's derper vs tailnetd (vs a raw Node pipe relay
  * as the ceiling), driven by one Go load generator built on tailscale.com/derp.
  *
- *   bash bench/derp/run.sh [--quick] [--only D1,D4] [--cpu-prof]
+ *   bash bench/derp/run.sh [--quick] [--only D1,D4] [--cpu-prof] [--tailnetd-dir ../other-checkout]
  *
  * Servers are pinned to CPU 1 (taskset); the generator may use both CPUs
  * unless --pin-gen puts it on CPU 0 only. All on
@@ -39,6 +39,8 @@ const { values: argv } = parseArgs({
     write: { type: 'boolean', default: false },
     /** Only re-render the section from bench/.out/derp-results.json. */
     render: { type: 'boolean', default: false },
+    /** Run tailnetd from another checkout (e.g. a before/after comparison); default this tree. */
+    'tailnetd-dir': { type: 'string' },
   },
 });
 const only = argv.only ? new Set(argv.only.split(',')) : null;
@@ -127,8 +129,9 @@ async function startServers(): Promise<Record<Target, Server>> {
 
   const nodeArgs = ['--import', 'tsx'];
   const profArgs = argv['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', join(OUT, 'prof')] : [];
-  const tn = spawn('taskset', ['-c', '1', process.execPath, ...profArgs, ...nodeArgs, join(ROOT, 'test/interop/derp/serve.ts')], {
-    cwd: ROOT,
+  const tnRoot = argv['tailnetd-dir'] ? resolve(argv['tailnetd-dir']) : ROOT;
+  const tn = spawn('taskset', ['-c', '1', process.execPath, ...profArgs, ...nodeArgs, join(tnRoot, 'test/interop/derp/serve.ts')], {
+    cwd: tnRoot,
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, LOG_LEVEL: 'error' },
   });

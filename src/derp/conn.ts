@@ -319,7 +319,7 @@ export class Conn implements StreamSink {
     // reading until the debt is repaid; TCP backpressure does the rest.
     const rate = srv.limits.perClientBytesPerSec;
     if (rate > 0 && !this.isMesh) {
-      const now = srv.clock.monotonic();
+      const now = srv.tick;
       const burst = srv.limits.perClientBurstBytes;
       this.rateTokens = Math.min(burst, this.rateTokens + ((now - this.rateAt) * rate) / 1000);
       this.rateAt = now;
