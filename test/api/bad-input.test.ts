@@ -57,6 +57,12 @@ describe.each(BACKENDS)('bad input (%s)', (backend) => {
     await expectError(await s.request('/api/v2/admin/users', { method: 'POST', token: s.admin.key, body: '{' }), 400, 'Request body must be valid JSON.');
   });
 
+  it('bodies that are not UTF-8 are decoded from their bytes, as Go does (the bad byte is named, not a replacement char)', async () => {
+    await expectError(await post(LIFECYCLE, Buffer.from([0xff, 0x7b])), 400, 'Request body must be valid JSON.', "invalid character 'ÿ' looking for beginning of value");
+    // Inside a string an invalid byte is accepted (Go replaces it with U+FFFD).
+    expect((await post('/api/v2/workspaceagents/me/startup', Buffer.concat([Buffer.from('{"version":"v1.2.3","expanded_directory":"/x'), Buffer.from([0xff]), Buffer.from('"}')]))).status).toBe(200);
+  });
+
   it('only the first JSON value is read; trailing bytes are ignored, as Go does', async () => {
     expect((await post(LIFECYCLE, '{"state":"ready"} trailing garbage')).status).toBe(204);
     expect((await post(LIFECYCLE, '{"state":"starting"}{"state":"bogus"}')).status).toBe(204);

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { ApiError, apiError, Msg } from './errors.js';
-import { goJsonDecodeFirst } from '../../util/go-json.js';
+import { goJsonDecodeFirstBytes } from '../../util/go-json.js';
 
 export const MAX_BODY_BYTES = 1 << 20;
 
@@ -40,6 +40,7 @@ export class RequestContext {
   readonly url: RequestUrl;
   readonly params: Record<string, string>;
   private bodyText: string | null = null;
+  private bodyBytes: Promise<Buffer> | null = null;
   /** Filled by auth middleware. */
   state: Record<string, unknown> = {};
 
@@ -67,15 +68,21 @@ export class RequestContext {
   }
 
   /** Reads the body once, capped at 1 MiB. */
+  async bytes(): Promise<Buffer> {
+    this.bodyBytes ??= readBody(this.req, MAX_BODY_BYTES);
+    return this.bodyBytes;
+  }
+
+  /** The body as UTF-8 text. */
   async text(): Promise<string> {
     if (this.bodyText !== null) return this.bodyText;
-    this.bodyText = await readBody(this.req, MAX_BODY_BYTES);
+    this.bodyText = (await this.bytes()).toString('utf8');
     return this.bodyText;
   }
 
-  /** The first JSON value of the body, with coderd's 400 on failure. */
+  /** The first JSON value of the body, with coderd's 400 on failure (decoded from the raw bytes, as Go does). */
   async json(): Promise<unknown> {
-    const decoded = goJsonDecodeFirst(await this.text());
+    const decoded = goJsonDecodeFirstBytes(await this.bytes());
     if (!decoded.ok) throw apiError(400, Msg.invalidJson, decoded.detail);
     return decoded.value;
   }
@@ -115,7 +122,7 @@ function tooLarge(limit: number): ApiError {
   return new ApiError(413, Msg.bodyTooLarge, `The request body must be at most ${limit} bytes.`, undefined, { Connection: 'close' });
 }
 
-function readBody(req: IncomingMessage, limit: number): Promise<string> {
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length'] ?? '0');
   if (declared > limit) {
     req.resume();
@@ -136,7 +143,7 @@ function readBody(req: IncomingMessage, limit: number): Promise<string> {
       chunks.push(chunk);
     });
     req.on('end', () => {
-      if (!failed) resolve(Buffer.concat(chunks, size).toString('utf8'));
+      if (!failed) resolve(Buffer.concat(chunks, size));
     });
     req.on('error', (err) => {
       if (!failed) {

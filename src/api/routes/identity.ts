@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { HttpRoute } from '../http/router.js';
 import type { InstanceIdentityHandlers, IdentityHandler } from '../../identity/index.js';
 import { errorSchema } from '../schemas.js';
-import { goJsonDecodeFirst } from '../../util/go-json.js';
+import { goJsonDecodeFirstBytes } from '../../util/go-json.js';
 import { apiError, Msg } from '../http/errors.js';
 
 const tokenSchema = z.object({ session_token: z.string() }).meta({ id: 'AuthenticateResponse' });
@@ -34,7 +34,7 @@ export function identityRoutes(handlers: InstanceIdentityHandlers): HttpRoute[] 
       },
     },
     async handle(ctx) {
-      const decoded = goJsonDecodeFirst(await ctx.text());
+      const decoded = goJsonDecodeFirstBytes(await ctx.bytes());
       if (!decoded.ok) throw apiError(400, Msg.invalidJson, decoded.detail);
       const result = await handler(decoded.value, ctx.remoteAddress);
       return { status: result.status, body: result.body, ...(result.headers ? { headers: result.headers } : {}) };
