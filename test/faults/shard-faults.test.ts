@@ -114,6 +114,31 @@ describe('shard faults', { timeout: 90_000 }, () => {
     expect(closesOf(c, () => true)).toBe(0);
   });
 
+  it('acknowledged writes lost by Redis (a failover to a lagging replica): each owner notices its meta lagging, rewrites its mirror with a seq gap, readers resync, 0 lost', async () => {
+    const c = (cluster = await startCluster(3, redis.url, { hbMs: 500 }));
+    await c.fleet.start(AGENTS, CLIENTS_PER);
+    expect(await c.fleet.converge(15_000)).toBeGreaterThanOrEqual(0);
+    const { Redis } = await import('ioredis');
+    const admin = new Redis(redis.url);
+    try {
+      // What a lagging replica would hold: every shard's mirror and meta gone.
+      const keys = [...(await admin.keys(`${c.prefix}meta:*`)), ...(await admin.keys(`${c.prefix}mirror:*`))];
+      expect(keys.length).toBe(6);
+      await admin.del(...keys);
+      c.fleet.churn(10);
+      const repaired = await timeUntil(async () => (await Promise.all(c.procs.map((p) => p!.state()))).every((st) => Number(st.stats.mirrorRepairs) >= 1), 10_000);
+      expect(repaired).toBeGreaterThanOrEqual(0);
+      expect((await admin.keys(`${c.prefix}meta:*`)).length).toBe(3);
+      const converge = await c.fleet.converge(15_000);
+      report('lost-acknowledged-writes', { repaired_ms: repaired, converge_ms: converge });
+      expect(converge).toBeGreaterThanOrEqual(0);
+      expect(c.fleet.mismatches()).toBe(0);
+      expect(closesOf(c, () => true)).toBe(0);
+    } finally {
+      admin.disconnect();
+    }
+  });
+
   it('one shard SIGKILLed: LOST elsewhere within 3 heartbeats, its peers reconnect to survivors and converge', async () => {
     const c = (cluster = await startCluster(3, redis.url, { hbMs: 1000 }));
     await c.fleet.start(AGENTS, CLIENTS_PER);

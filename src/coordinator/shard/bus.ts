@@ -71,6 +71,14 @@ export class BusTx {
   set(key: string, value: Arg, px: 'PX', ms: number): this {
     return this.add('set', key, value, px, ms);
   }
+  /** SET … GET (Redis ≥ 6.2): the reply is the previous value. */
+  setGet(key: string, value: Arg, px: 'PX', ms: number): this {
+    return this.add('set', key, value, px, ms, 'GET');
+  }
+  /** Commands queued so far (the index the next one's reply will have). */
+  get length(): number {
+    return this.cmds.length;
+  }
   pexpire(key: string, ms: number): this {
     return this.add('pexpire', key, ms);
   }

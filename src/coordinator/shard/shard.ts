@@ -113,6 +113,8 @@ export class Shard implements CoreObserver {
   private readonly closeSpreadMs: number;
   private readonly resyncMinMs: number;
   private seq = 0;
+  /** Seq of the publish issued before the one being built (what meta should hold when it lands). */
+  private lastIssuedSeq = 0;
   private readonly local = new Map<PeerId, PeerRec>();
   private readonly remotes = new Map<string, Remote>();
   private readonly deadEpochs = new Set<string>();
@@ -133,7 +135,7 @@ export class Shard implements CoreObserver {
   private pendingReconcile = new Set<PeerId>();
   private reconcileScheduled = false;
   /** Counters for tests and the report. */
-  readonly counters = { resyncs: 0, gaps: 0, lostShards: 0, fences: 0, ignored: 0, publishFailures: 0 };
+  readonly counters = { resyncs: 0, gaps: 0, lostShards: 0, fences: 0, ignored: 0, publishFailures: 0, mirrorRepairs: 0 };
 
   constructor(opts: ShardOptions) {
     this.id = opts.shardId ?? randomBytes(8).toString('hex');
@@ -383,11 +385,15 @@ export class Shard implements CoreObserver {
       }
     }
     mirror(p);
-    p.set(k.meta(this.id), encodeMeta({ epoch: this.epoch, seq: env.seq }), 'PX', this.ttlMs());
+    const previous = this.lastIssuedSeq;
+    this.lastIssuedSeq = env.seq;
+    const metaAt = p.length;
+    p.setGet(k.meta(this.id), encodeMeta({ epoch: this.epoch, seq: env.seq }), 'PX', this.ttlMs());
     p.publish(k.channel, encodeEnvelope(env));
     try {
       const res = await p.exec();
       if (res === null || res.some(([err]) => err !== null)) throw new Error('transaction failed');
+      if (!rewrite) this.checkNotLost(previous, res[metaAt]?.[1]);
       return true;
     } catch {
       this.dirty = true;
@@ -395,6 +401,22 @@ export class Shard implements CoreObserver {
       this.metrics.publishFailed();
       return false;
     }
+  }
+
+  /**
+   * Redis can lose writes it acknowledged (a Cluster failover to a replica that lagged; a
+   * restart without persistence). Each publish swaps meta and gets the old value back: if it is
+   * not our previous publish, mirror writes in between may be gone, so the next publish rewrites
+   * the whole mirror, after a skipped seq so every reader sees a gap and resyncs from it.
+   */
+  private checkNotLost(previousSeq: number, replaced: unknown): void {
+    if (previousSeq === 0 || this.dirty) return;
+    const meta = typeof replaced === 'string' ? decodeMeta(replaced) : Buffer.isBuffer(replaced) ? decodeMeta(replaced.toString()) : null;
+    if (meta !== null && meta.epoch === this.epoch && meta.seq >= previousSeq) return;
+    this.counters.mirrorRepairs++;
+    this.logger.warn({ expected_seq: previousSeq, found_seq: meta?.seq ?? null }, 'Redis lost acknowledged mirror writes: rewriting the mirror');
+    this.dirty = true;
+    this.seq++;
   }
 
   private ttlMs(): number {
@@ -405,8 +427,8 @@ export class Shard implements CoreObserver {
 
   private async heartbeat(): Promise<void> {
     if (this.stopped || this.draining) return;
-    const now = Date.now();
     const k = this.bus.keys;
+    const now = Date.now();
     const ver = ++this.seq;
     const ok = await this.publish({ v: 1, type: 'hb', epoch: this.epoch, seq: ver, from: this.id }, (p) => {
       p.pexpire(k.mirror(this.id), this.ttlMs());
@@ -616,6 +638,9 @@ export class Shard implements CoreObserver {
       r = { epoch: meta.epoch, lastSeq: meta.seq, lastSeen: Date.now(), synced: true, recs: new Map(), tombs: new Map() };
       this.remotes.set(shardId, r);
     }
+    // A mirror older than what the shard already announced lost writes (or its MULTI has not
+    // landed yet on a Cluster): read again; the owner rewrites it at its next beat.
+    if (meta.seq < r.lastSeq) this.resyncAgain ??= 'mirror_behind';
     r.lastSeq = Math.max(r.lastSeq, meta.seq);
     r.lastSeen = Date.now();
     r.synced = true;
