@@ -19,6 +19,9 @@ import type { FrameWriterSettings } from './frame-writer.js';
 import type { Node } from './node.js';
 import type { PeerInfo } from './types.js';
 
+
+/** Staggered ping rounds per ping interval (15 s / 15 = one round a second). */
+const KEEPALIVE_SLOTS = 15;
 export interface CoordinatorOptions {
   logger: Logger;
   /** Registry for coordinator metrics (a fresh one if omitted). */
@@ -56,7 +59,11 @@ export class Coordinator {
   readonly settings: CoordinatorSettings;
   /** One settings object shared by every socket writer. */
   readonly writerSettings: FrameWriterSettings;
-  private readonly keepAlives = new Set<KeepAlive>();
+  /** Keep-alive → its ping round (see the ticker in the constructor). */
+  private readonly keepAlives = new Map<KeepAlive, number>();
+  private readonly keepAliveSlots: Set<KeepAlive>[] = Array.from({ length: KEEPALIVE_SLOTS }, () => new Set<KeepAlive>());
+  private nextSlotToFill = 0;
+  private nextSlotToTick = 0;
   private readonly pending = new Set<Promise<unknown>>();
   private readonly ticker: TimerHandle;
   private readonly debugTitle: string;
@@ -81,9 +88,15 @@ export class Coordinator {
       onWrite: (bytes) => metrics.written(1, bytes),
     };
     this.debugTitle = opts.debugTitle ?? 'in-memory wireguard coordinator debug';
+    // Each socket is pinged once per interval, but in one of KEEPALIVE_SLOTS staggered rounds
+    // (assigned round-robin at connect) rather than all at once: a single round over 10k
+    // sockets blocks the event loop for ~100 ms (C1 p99) and every update waits behind it.
+    const interval = opts.pingIntervalMs ?? 15_000;
     this.ticker = this.clock.setInterval(() => {
-      for (const k of [...this.keepAlives]) k.tick();
-    }, opts.pingIntervalMs ?? 15_000);
+      const slot = this.keepAliveSlots[this.nextSlotToTick]!;
+      this.nextSlotToTick = (this.nextSlotToTick + 1) % KEEPALIVE_SLOTS;
+      for (const k of [...slot]) k.tick();
+    }, Math.max(1, Math.floor(interval / KEEPALIVE_SLOTS)));
   }
 
   /** The agent's latest node, if its agent socket is connected (GET /workspaceagents/{id} latency). */
@@ -142,11 +155,18 @@ export class Coordinator {
   // ---- for adapters ----
 
   addKeepAlive(k: KeepAlive): void {
-    this.keepAlives.add(k);
+    if (this.keepAlives.has(k)) return;
+    const slot = this.nextSlotToFill;
+    this.nextSlotToFill = (slot + 1) % KEEPALIVE_SLOTS;
+    this.keepAlives.set(k, slot);
+    this.keepAliveSlots[slot]!.add(k);
   }
 
   removeKeepAlive(k: KeepAlive): void {
+    const slot = this.keepAlives.get(k);
+    if (slot === undefined) return;
     this.keepAlives.delete(k);
+    this.keepAliveSlots[slot]!.delete(k);
   }
 
   /** Tracks a session so close() can wait for it. */

@@ -53,6 +53,21 @@ describe('keep-alive', () => {
     await c.until(() => c.pings === 2, 'second ping');
   });
 
+  it('staggers ping rounds: 15 sockets are pinged one per second, each once per 15 s interval', async () => {
+    const clock = new ManualClock();
+    server = await startMemoryServer({ clock });
+    const peers = await Promise.all(Array.from({ length: 15 }, () => peer(server!.clientUrl(uuid(), uuid()))));
+    await eventually(() => server!.coordinator.core.clientCount() === 15, 'registered');
+    const pinged = () => peers.filter((p) => p.pings > 0).length;
+    clock.advance(1000);
+    await eventually(() => pinged() === 1, 'one round');
+    await new Promise((r) => setTimeout(r, 50));
+    expect(pinged()).toBe(1); // not everyone at once
+    clock.advance(14_000);
+    await eventually(() => pinged() === 15, 'all within the interval');
+    expect(peers.map((p) => p.pings)).toEqual(Array.from({ length: 15 }, () => 1));
+  });
+
   it('answers peer pings (the Go agent pings every 30 s)', async () => {
     server = await startMemoryServer();
     const a = await peer(server.agentUrl(uuid()));
