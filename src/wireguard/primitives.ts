@@ -19,7 +19,6 @@ import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { wgError } from './errors.js';
 
 const PKCS8_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex');
-const SPKI_PREFIX = Buffer.from('302a300506032b656e032100', 'hex');
 export const KEY_LEN = 32;
 export const TAG_LEN = 16;
 const ZERO32 = new Uint8Array(32);
@@ -138,14 +137,29 @@ export function randomPrivateKey(): Uint8Array {
   return clamp(new Uint8Array(randomBytes(KEY_LEN)));
 }
 
+/**
+ * Imported private keys by value: a DER import costs ~0.4 ms (OpenSSL's decoder search) and the
+ * static key and each ephemeral are used in several DH operations per handshake.
+ */
+const privateKeys = new Map<string, KeyObject>();
+const MAX_PRIVATE_KEYS = 256;
+
 function privateKeyObject(priv: Uint8Array): KeyObject {
   if (priv.length !== KEY_LEN) throw wgError('invalid_key', 'private key must be 32 bytes');
-  return createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, priv]), format: 'der', type: 'pkcs8' });
+  const id = Buffer.from(priv.buffer, priv.byteOffset, priv.byteLength).toString('base64');
+  let key = privateKeys.get(id);
+  if (key === undefined) {
+    key = createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, priv]), format: 'der', type: 'pkcs8' });
+    if (privateKeys.size >= MAX_PRIVATE_KEYS) privateKeys.delete(privateKeys.keys().next().value!);
+    privateKeys.set(id, key);
+  }
+  return key;
 }
 
 function publicKeyObject(pub: Uint8Array): KeyObject {
   if (pub.length !== KEY_LEN) throw wgError('invalid_key', 'public key must be 32 bytes');
-  return createPublicKey({ key: Buffer.concat([SPKI_PREFIX, pub]), format: 'der', type: 'spki' });
+  // JWK import builds the key directly; DER goes through OpenSSL's decoder search (~10x slower).
+  return createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x: Buffer.from(pub.buffer, pub.byteOffset, pub.byteLength).toString('base64url') }, format: 'jwk' });
 }
 
 /** X25519 public key of a private key. */
