@@ -15,6 +15,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { replaceResultsSection } from '../results-file.js';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Child } from './ipc.js';
@@ -492,21 +493,13 @@ function writeSection(lines: string[]): void {
     'the 2 vCPUs with the server, so compare ratios within one run; latency includes v2 client-side yamux/dRPC/protobuf decoding.',
     'Reading: "server CPU µs per delivered update" is the per-update cost. C2 (one sender, 250 recipients) isolates the per-recipient send',
     'path, C5 the 1:1 update path with N peers connected, C1 adds the background of a 10k-peer fleet ("above the idle fleet" subtracts',
-    'the CPU rate of a window in which nobody sends, 10 s in C1 and 4 s in C5, times the run length). Per v2 recipient the server encodes the protobuf response again (the proto',
-    'object is shared per fan-out, its bytes are not), frames a dRPC packet, and goes through the yamux stream write, an awaited send and',
+    'the CPU rate of a window in which nobody sends, 10 s in C1 and 4 s in C5, times the run length). Per v2 recipient the server frames a dRPC packet around the protobuf',
+    'bytes encoded once per fan-out (since a9abe75; before, once per recipient) and goes through the yamux stream write, an awaited send and',
     'ws.send, where each v1 recipient gets a raw socket write of frames built once per fan-out. v2 bytes are smaller because keys travel as bytes,',
     'not hex text. p99-bounded C2 maxima are set by the shared generator and the machine load (v2 receivers decode in JS).',
     '',
     ...lines,
     '',
   ].join('\n');
-  let text = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmark results\n\n';
-  const start = text.indexOf(`${SECTION}\n`);
-  if (start >= 0) {
-    const next = text.indexOf('\n## ', start + SECTION.length);
-    text = text.slice(0, start) + section + (next >= 0 ? text.slice(next + 1) : '');
-  } else {
-    text = text.replace(/\n*$/, '\n\n') + section;
-  }
-  writeFileSync(file, text);
+  replaceResultsSection(section, file);
 }

@@ -11,6 +11,7 @@
  * instead (proto.ts); only --write then writes, and only the "## Coordinator v2 vs v1" section.
  */
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { replaceResultsSection } from '../results-file.js';
 import { randomUUID } from 'node:crypto';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -382,15 +383,7 @@ function writeResults(): void {
     ...lines,
     '',
   ].join('\n');
-  let text = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmark results\n\n';
-  const start = text.indexOf('## Coordinator');
-  if (start >= 0) {
-    const next = text.indexOf('\n## ', start + 5);
-    text = text.slice(0, start) + section + (next >= 0 ? text.slice(next + 1) : '');
-  } else {
-    text = text.replace(/\n*$/, '\n\n') + section;
-  }
-  writeFileSync(file, text);
+  replaceResultsSection(section, file);
 }
 
 const protoArg = args.find((a) => a.startsWith('--proto='));

@@ -19,6 +19,7 @@
  * --write replaces only the "## Coordinator churn soak" section of bench/RESULTS.md.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { replaceResultsSection } from '../results-file.js';
 import { randomUUID } from 'node:crypto';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -262,15 +263,7 @@ function writeResults(lines: string[]): void {
     ...lines,
     '',
   ].join('\n');
-  let text = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmark results\n\n';
-  const start = text.indexOf('## Coordinator churn soak');
-  if (start >= 0) {
-    const next = text.indexOf('\n## ', start + 5);
-    text = text.slice(0, start) + section + (next >= 0 ? text.slice(next + 1) : '');
-  } else {
-    text = text.replace(/\n*$/, '\n\n') + section;
-  }
-  writeFileSync(file, text);
+  replaceResultsSection(section, file);
 }
 
 main().then(

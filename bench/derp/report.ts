@@ -3,6 +3,7 @@
  * markdown table printed by run.ts and as the `## DERP` section of
  * bench/RESULTS.md, with the target verdicts from perf-anchors.md.
  */
+import { replaceResultsSection } from '../results-file.js';
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 
 export interface SweepR {
@@ -158,15 +159,5 @@ ${CAVEATS}
 
 /** Replaces (or appends) the `## DERP` section of a RESULTS.md file. */
 export function writeSection(file: string, text: string): void {
-  const cur = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmark results\n';
-  const start = cur.search(/^## DERP\s*$/m);
-  let next: string;
-  if (start < 0) next = `${cur.trimEnd()}\n\n${text}`;
-  else {
-    const rest = cur.slice(start + 1);
-    const endRel = rest.search(/^## /m);
-    const end = endRel < 0 ? cur.length : start + 1 + endRel;
-    next = `${cur.slice(0, start)}${text}${end < cur.length ? '\n' + cur.slice(end) : ''}`;
-  }
-  writeFileSync(file, next.endsWith('\n') ? next : next + '\n');
+  replaceResultsSection(text, file);
 }
