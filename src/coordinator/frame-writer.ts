@@ -1,6 +1,8 @@
 /**
- * Per-socket outbound path. Pre-framed messages go straight to the TCP socket
- * while it accepts writes; once the kernel buffer pushes back, messages wait
+ * Per-socket outbound path. Pre-framed messages go to the TCP socket while it
+ * accepts writes, corked until the end of the event-loop turn so that every
+ * frame a socket gets in one turn leaves in one writev; once the kernel buffer
+ * pushes back (judged at uncork), messages wait
  * in a bounded queue (never blocking the caller) and a write-timeout timer
  * starts. A socket that does not drain in time is failed; a full queue is
  * reported to the caller, which drops the peer. Healthy sockets cost no timer,
@@ -31,12 +33,28 @@ function onSocketDrain(this: TaggedSocket): void {
   this[kWriter]?.drained();
 }
 
+/**
+ * Sockets written during this event-loop turn, corked until the turn ends: several fan-outs in
+ * one turn (an agent's coalesced updates, a burst) reach each socket as one writev syscall
+ * instead of one write each. One nextTick per turn for all sockets, no per-socket closure.
+ */
+let corked: FrameWriter[] = [];
+
+function uncorkAll(): void {
+  const list = corked;
+  corked = [];
+  for (const w of list) w.uncork();
+}
+
 export class FrameWriter {
   private queue: Buffer[] | null = null; // allocated on first back-pressure
   private head = 0;
   private blocked = false;
   private timer: TimerHandle | null = null;
   private ended = false;
+  private corked = false;
+  /** Frames send() handed over in this turn (the queue's bound applies to them too). */
+  private corkedFrames = 0;
   lastWriteAt = 0;
 
   constructor(
@@ -57,6 +75,9 @@ export class FrameWriter {
   send(frame: Buffer): boolean {
     if (this.ended) return true;
     if (!this.blocked) {
+      // Frames of one turn wait corked in the socket; the queue's bound holds for them too.
+      if (this.corkedFrames >= this.settings.maxQueue) return false;
+      this.corkedFrames++;
       this.write(frame);
       return true;
     }
@@ -101,7 +122,23 @@ export class FrameWriter {
     if (!this.socket.writable) return;
     this.lastWriteAt = this.settings.clock.now();
     this.settings.onWrite?.(frame.length);
-    if (!this.socket.write(frame)) {
+    if (!this.corked) {
+      if (corked.length === 0) process.nextTick(uncorkAll);
+      this.corked = true;
+      this.socket.cork();
+      corked.push(this);
+    }
+    // While corked, write() reports Node's 16 KiB high-water mark, not the kernel: push-back is
+    // judged once the turn's frames are handed over (uncork).
+    this.socket.write(frame);
+  }
+
+  /** End of the turn: hand the corked frames to the kernel; back-pressure if they did not all fit. */
+  uncork(): void {
+    this.corked = false;
+    this.corkedFrames = 0;
+    this.socket.uncork();
+    if (!this.ended && this.socket.writableNeedDrain) {
       this.blocked = true;
       this.timer ??= this.settings.clock.setTimeout(() => this.timedOut(), this.settings.writeTimeoutMs);
     }
