@@ -1,8 +1,8 @@
 /**
  * Per-socket outbound path. Pre-framed messages go to the TCP socket while it
- * accepts writes, corked until the end of the event-loop turn so that every
- * frame a socket gets in one turn leaves in one writev; once the kernel buffer
- * pushes back (judged at uncork), messages wait
+ * accepts writes (a socket's second and later frames of one event-loop turn are
+ * corked and leave together in one writev); once the kernel buffer pushes back,
+ * messages wait
  * in a bounded queue (never blocking the caller) and a write-timeout timer
  * starts. A socket that does not drain in time is failed; a full queue is
  * reported to the caller, which drops the peer. Healthy sockets cost no timer,
@@ -34,16 +34,29 @@ function onSocketDrain(this: TaggedSocket): void {
 }
 
 /**
- * Sockets written during this event-loop turn, corked until the turn ends: several fan-outs in
- * one turn (an agent's coalesced updates, a burst) reach each socket as one writev syscall
- * instead of one write each. One nextTick per turn for all sockets, no per-socket closure.
+ * Event-loop turns, for coalescing: the first frame a socket gets in a turn is written at once
+ * (no cost for 1:1 traffic); from the second one on the socket is corked until the turn ends,
+ * so a burst of fan-outs (an agent's coalesced updates) leaves in one writev instead of one
+ * write each. One nextTick per turn for all sockets, no per-socket closure.
  */
+let turn = 0;
+let turnEndScheduled = false;
 let corked: FrameWriter[] = [];
 
-function uncorkAll(): void {
+function endTurn(): void {
+  turnEndScheduled = false;
+  turn++;
   const list = corked;
   corked = [];
   for (const w of list) w.uncork();
+}
+
+function currentTurn(): number {
+  if (!turnEndScheduled) {
+    turnEndScheduled = true;
+    process.nextTick(endTurn);
+  }
+  return turn;
 }
 
 export class FrameWriter {
@@ -53,8 +66,11 @@ export class FrameWriter {
   private timer: TimerHandle | null = null;
   private ended = false;
   private corked = false;
-  /** Frames send() handed over in this turn (the queue's bound applies to them too). */
-  private corkedFrames = 0;
+  /** The turn of this writer's last write, and how many frames send() handed over in it. */
+  private writeTurn = -1;
+  private turnFrames = 0;
+  /** The turn whose first frame went straight to the kernel. */
+  private directTurn = -1;
   lastWriteAt = 0;
 
   constructor(
@@ -75,9 +91,14 @@ export class FrameWriter {
   send(frame: Buffer): boolean {
     if (this.ended) return true;
     if (!this.blocked) {
-      // Frames of one turn wait corked in the socket; the queue's bound holds for them too.
-      if (this.corkedFrames >= this.settings.maxQueue) return false;
-      this.corkedFrames++;
+      // Frames of one turn may wait corked in the socket: the queue's bound holds for them too.
+      const t = currentTurn();
+      if (this.writeTurn !== t) {
+        this.writeTurn = t;
+        this.turnFrames = 0;
+      }
+      if (this.turnFrames >= this.settings.maxQueue) return false;
+      this.turnFrames++;
       this.write(frame);
       return true;
     }
@@ -122,26 +143,33 @@ export class FrameWriter {
     if (!this.socket.writable) return;
     this.lastWriteAt = this.settings.clock.now();
     this.settings.onWrite?.(frame.length);
+    const t = currentTurn();
+    if (this.directTurn !== t && !this.corked) {
+      // First frame of this turn: straight to the kernel.
+      this.directTurn = t;
+      if (!this.socket.write(frame)) this.pushedBack();
+      return;
+    }
     if (!this.corked) {
-      if (corked.length === 0) process.nextTick(uncorkAll);
       this.corked = true;
       this.socket.cork();
       corked.push(this);
     }
     // While corked, write() reports Node's 16 KiB high-water mark, not the kernel: push-back is
-    // judged once the turn's frames are handed over (uncork).
+    // judged when the turn's frames are handed over (uncork).
     this.socket.write(frame);
   }
 
-  /** End of the turn: hand the corked frames to the kernel; back-pressure if they did not all fit. */
+  /** End of the turn: hand the corked frames over; push-back if they did not all fit. */
   uncork(): void {
     this.corked = false;
-    this.corkedFrames = 0;
     this.socket.uncork();
-    if (!this.ended && this.socket.writableNeedDrain) {
-      this.blocked = true;
-      this.timer ??= this.settings.clock.setTimeout(() => this.timedOut(), this.settings.writeTimeoutMs);
-    }
+    if (!this.ended && this.socket.writableNeedDrain) this.pushedBack();
+  }
+
+  private pushedBack(): void {
+    this.blocked = true;
+    this.timer ??= this.settings.clock.setTimeout(() => this.timedOut(), this.settings.writeTimeoutMs);
   }
 
   private timedOut(): void {

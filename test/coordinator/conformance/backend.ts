@@ -27,6 +27,8 @@ export interface RunningBackend {
   clientUrl(agentId: string, clientId: string, shard?: number): string;
   /** In-process introspection, when the backend has a single state owner. */
   inspect?(shard?: number): BackendInspector;
+  /** Out-of-process introspection: the node a shard's core holds for `peerId` (its own or a remote one). */
+  nodeOn?(shard: number, peerId: string): Promise<string | null>;
   stop(): Promise<void>;
 }
 

@@ -114,7 +114,9 @@ export function defineConformance(backend: CoordinatorBackend): void {
       a1.send(nodeJson());
       if (b.inspect) await eventually(() => b.inspect!(0).node(agentId) !== null, 'agent node stored');
       await a1.close();
-      if (b.inspect) await eventually(() => b.inspect!(0).node(agentId) === null, 'agent node deleted');
+      // Deleted everywhere, not only on the agent's shard: the client lands on another one.
+      if (b.inspect) for (let i = 0; i < b.shards; i++) await eventually(() => b.inspect!(i).node(agentId) === null, `agent node deleted on shard ${i}`);
+      else if (b.nodeOn) for (let i = 0; i < b.shards; i++) await eventually(async () => (await b.nodeOn!(i, agentId)) === null, `agent node deleted on shard ${i}`);
       const c = await client(agentId);
       await quiet(100);
       expect(c.messages).toEqual([]);

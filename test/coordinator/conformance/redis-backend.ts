@@ -31,6 +31,7 @@ export async function startShards(n: number, opts: BackendOptions & { env?: Reco
     shards: n,
     agentUrl: (agentId, shard) => `${url(shard)}/api/v2/workspaceagents/me/coordinate?agent=${agentId}`,
     clientUrl: (agentId, clientId, shard) => `${url(shard)}/api/v2/workspaceagents/${agentId}/coordinate?client=${clientId}`,
+    nodeOn: (shard, peerId) => procs[shard % n]!.node(peerId),
     async stop() {
       await Promise.all(procs.map((p) => p.kill('SIGKILL')));
       if (opts.cluster) return;
