@@ -48,8 +48,9 @@ import { DerpMapProvider } from './derpmap/index.js';
 import { createCoordinator, type Coordinator } from './coordinator/index.js';
 import { Shard } from './coordinator/shard/shard.js';
 import { DerpMeshManager } from './coordinator/shard/derp-mesh.js';
-import { createCluster } from './coordinator/shard/redis-cluster.js';
-import { Redis, type Cluster } from 'ioredis';
+import { txClient } from './coordinator/shard/bus.js';
+import { ClusterRouter } from './coordinator/shard/cluster-router.js';
+import { Redis } from 'ioredis';
 import { DerpServer, createDerpHttpHandlers, loadOrCreateServerKey, startStunServer, type StunServer } from './derp/index.js';
 import { createIdentityVerifiers, createInstanceIdentityHandlers, identityRateLimit } from './identity/index.js';
 import { VERSION } from './version.js';
@@ -116,7 +117,7 @@ export class App {
   private derpMesh: DerpMeshManager | null = null;
   /** Signs v2 resume tokens; kept across restarts so reconnecting clients keep their peer ID. */
   private resumeTokenKey!: Buffer;
-  private meshRedis: Redis | Cluster | null = null;
+  private meshRedis: Redis | ClusterRouter | null = null;
   private rpcConnections: RpcConnections | null = null;
   private draining = false;
   private stopped = false;
@@ -225,19 +226,25 @@ export class App {
 
     if (this.derp && this.derpPrivateKey && config.derpMeshKey && (config.redisUrl || config.derpMeshWith)) {
       // Discovery is one zset (one slot): the same commands work on a single node and on a cluster.
-      this.meshRedis = !config.redisUrl
-        ? null
-        : config.redisCluster
-          ? createCluster(config.redisUrl, { node: { maxRetriesPerRequest: 1 }, cluster: { enableOfflineQueue: false, lazyConnect: false } })
-          : new Redis(config.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
-      this.meshRedis?.on('error', (err: Error) => logger.debug({ err: err.message }, 'derp mesh redis error'));
+      if (config.redisUrl) {
+        if (config.redisCluster) {
+          const router = new ClusterRouter(config.redisUrl, { node: { commandTimeout: 2000 }, logger: logger.child({ component: 'derp-mesh' }) });
+          // Discovery retries every interval: start with whatever the cluster answers now.
+          await router.connect().catch((err: unknown) => logger.warn({ err: String(err) }, 'derp mesh: redis cluster not reachable yet'));
+          this.meshRedis = router;
+        } else {
+          const redis = new Redis(config.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+          redis.on('error', (err: Error) => logger.debug({ err: err.message }, 'derp mesh redis error'));
+          this.meshRedis = redis;
+        }
+      }
       this.derpMesh = new DerpMeshManager({
         derp: this.derp,
         meshKey: config.derpMeshKey,
         privateKey: this.derpPrivateKey,
         ...(config.derpRelayUrl ? { selfUrl: derpUrlOf(config.derpRelayUrl) } : {}),
         staticUrls: config.derpMeshWith.split(',').map((u) => u.trim()).filter(Boolean).map(derpUrlOf),
-        ...(this.meshRedis ? { redis: this.meshRedis } : {}),
+        ...(this.meshRedis ? { redis: txClient(this.meshRedis) } : {}),
         prefix: config.redisPrefix,
         logger: logger.child({ component: 'derp-mesh' }),
       });
@@ -383,7 +390,8 @@ export class App {
     // Tell other shards we are leaving (GOODBYE) and move our coordinate peers with jittered 1012s.
     await this.shard?.drain().catch((err: unknown) => this.logger.warn({ err: String(err) }, 'shard drain failed'));
     await this.derpMesh?.stop();
-    this.meshRedis?.disconnect();
+    if (this.meshRedis instanceof ClusterRouter) this.meshRedis.close();
+    else this.meshRedis?.disconnect();
     const closeHttp = new Promise<void>((resolve) => {
       if (!this.httpServer) return resolve();
       this.httpServer.close(() => resolve());

@@ -17,9 +17,10 @@
  * one MULTI and readers read both in one MULTI, so the snapshot always matches
  * a seq; that needs one slot per shard. Nothing else shares a slot on purpose.
  */
-import { Redis, type Cluster, type RedisOptions } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
-import { clusterSeed, createCluster, execOnCluster, type TxCommand, type TxResult } from './redis-cluster.js';
+import { ClusterRouter } from './cluster-router.js';
+import { clusterSeed, type TxCommand, type TxResult } from './redis-cluster.js';
 import { ShardedSubscriber } from './sharded-subscriber.js';
 
 export interface BusKeys {
@@ -116,6 +117,15 @@ export class BusTx {
   }
 }
 
+/** Transactions on a single node or a cluster (one MULTI per slot there), for the bus and DERP mesh discovery. */
+export interface TxClient {
+  multi(): BusTx;
+}
+
+export function txClient(r: Redis | ClusterRouter): TxClient {
+  return r instanceof ClusterRouter ? { multi: () => new BusTx((cmds) => r.exec(cmds)) } : { multi: () => new BusTx((cmds) => r.multi(cmds).exec()) };
+}
+
 /** What the shard issues against Redis, whichever the deployment. */
 export interface BusClient {
   multi(): BusTx;
@@ -132,8 +142,8 @@ export interface BusOptions {
 export class RedisBus {
   readonly pub: BusClient;
   readonly keys: BusKeys;
-  /** The raw publisher connection (single node or cluster), for tests and the debug page. */
-  readonly client: Redis | Cluster;
+  /** The raw publisher connection (single node) or cluster router, for tests and the debug page. */
+  readonly client: Redis | ClusterRouter;
   private readonly sub: Redis | ShardedSubscriber;
   private everReady = false;
   private closed = false;
@@ -149,14 +159,13 @@ export class RedisBus {
     // A paused Redis (SIGSTOP, DEBUG SLEEP) must fail publishes, not hang them: fencing counts failures.
     const pubNode: RedisOptions = { maxRetriesPerRequest: 0, commandTimeout: opts.commandTimeoutMs ?? 2000, connectionName: 'tailnetd-shard-pub' };
     if (opts.cluster === true) {
-      const cluster = createCluster(url, { node: pubNode, cluster: { enableOfflineQueue: false } });
-      this.client = cluster;
+      const router = new ClusterRouter(url, { node: pubNode, logger });
+      this.client = router;
       this.pub = {
-        multi: () => new BusTx((cmds) => execOnCluster(cluster, cmds)),
-        zrangebyscore: (key, min, max) => cluster.zrangebyscore(key, min, max),
+        multi: () => new BusTx((cmds) => router.exec(cmds)),
+        zrangebyscore: async (key, min, max) => (await router.call(key, (r) => r.zrangebyscore(key, min, max))) as string[],
       };
-      this.sub = new ShardedSubscriber(cluster, this.keys.channel, events, logger, { connectTimeout: 2000, ...clusterSeed(opts.subUrl ?? url).node });
-      cluster.on('error', (err: Error) => this.logger.debug({ err: err.message }, 'shard bus publisher error'));
+      this.sub = new ShardedSubscriber(router, this.keys.channel, events, logger, { connectTimeout: 2000, ...clusterSeed(opts.subUrl ?? url).node });
       return;
     }
     const pub = new Redis(url, { ...common, ...pubNode, enableOfflineQueue: false });
@@ -185,11 +194,11 @@ export class RedisBus {
 
   async start(): Promise<void> {
     if (this.sub instanceof ShardedSubscriber) {
-      await this.client.connect();
+      await (this.client as ClusterRouter).connect();
       await this.sub.start();
       return;
     }
-    await Promise.all([this.client.connect(), this.sub.connect()]);
+    await Promise.all([(this.client as Redis).connect(), this.sub.connect()]);
     await this.sub.subscribe(this.keys.channel);
     this.everReady = true;
     this.events.subscribed(true);
@@ -215,7 +224,8 @@ export class RedisBus {
 
   async close(): Promise<void> {
     this.closed = true;
-    this.client.disconnect();
+    if (this.client instanceof ClusterRouter) this.client.close();
+    else this.client.disconnect();
     if (this.sub instanceof ShardedSubscriber) this.sub.close();
     else this.sub.disconnect();
   }

@@ -8,10 +8,10 @@
  *   replica A ──ZADD P derp:relays urlA──▶ Redis ◀──ZRANGEBYSCORE now +inf── replica B
  *   links: url → startMeshLink(derp, {url, meshKey, privateKey})
  */
-import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { startMeshLink, type MeshLink, type MeshLinkOptions } from '../../derp/mesh.js';
 import type { DerpServer } from '../../derp/server.js';
+import type { TxClient } from './bus.js';
 
 export interface DerpMeshOptions {
   derp: DerpServer;
@@ -22,8 +22,8 @@ export interface DerpMeshOptions {
   selfUrl?: string;
   /** Static peers (TAILNETD_DERP_MESH_WITH), always linked. */
   staticUrls?: string[];
-  /** Redis client (single node or cluster: one key) for discovery (offline queue off is fine); undefined = static list only. */
-  redis?: Redis | Cluster;
+  /** Redis transactions (single node or cluster: one key, so one slot) for discovery; undefined = static list only. */
+  redis?: TxClient;
   prefix?: string;
   intervalMs?: number;
   linkRetryMs?: number;
@@ -103,7 +103,7 @@ export class DerpMeshManager {
     this.links.clear();
     if (this.o.redis !== undefined && this.o.selfUrl !== undefined) {
       try {
-        await this.o.redis.zrem(this.key, this.o.selfUrl);
+        await this.o.redis.multi().zrem(this.key, this.o.selfUrl).exec();
       } catch {
         // expires by itself
       }

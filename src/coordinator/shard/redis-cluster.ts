@@ -1,13 +1,10 @@
 /**
- * Redis Cluster plumbing shared by the shard bus and DERP mesh discovery:
- * a Cluster client built from one seed URL, slot grouping by hash tag, and a
- * transaction runner that keeps atomicity per slot (the only atomicity a
- * cluster offers).
- *
- *   seed URL (redis[s]://user:pass@host:port) ──► Cluster: discovers every master,
- *   follows MOVED/ASK; credentials and TLS of the seed apply to every node.
+ * Redis Cluster basics shared by the shard bus and DERP mesh discovery: the
+ * seed URL (redis[s]://user:pass@host:port; its credentials and TLS apply to
+ * every node), hash tags, and the transaction shapes. Routing is in
+ * cluster-router.ts.
  */
-import { Cluster, type ClusterOptions, type RedisOptions } from 'ioredis';
+import type { RedisOptions } from 'ioredis';
 
 /** One recorded command: name, key (or shard channel), arguments. */
 export type TxCommand = [name: string, key: string, ...args: Array<string | number | Buffer>];
@@ -34,18 +31,6 @@ export function clusterSeed(url: string): ClusterSeed {
   return { host, port: u.port === '' ? 6379 : Number(u.port), node };
 }
 
-export function createCluster(url: string, opts: { node?: RedisOptions; cluster?: ClusterOptions } = {}): Cluster {
-  const seed = clusterSeed(url);
-  return new Cluster([{ host: seed.host, port: seed.port }], {
-    lazyConnect: true,
-    // Bounded, quick reconnects, as for a single node.
-    clusterRetryStrategy: (times: number) => Math.min(50 * times, 500),
-    slotsRefreshTimeout: 2000,
-    ...opts.cluster,
-    redisOptions: { connectTimeout: 2000, ...seed.node, ...opts.node },
-  });
-}
-
 /**
  * The hash tag Redis hashes for `key` (cluster spec: the text between the
  * first `{` and the next `}`, when not empty; otherwise the whole key). Keys
@@ -66,31 +51,3 @@ export function hashTag(key: string): string {
  * the replies in the recorded order. A group that fails marks each of its
  * commands with the error. `publish` becomes `spublish` (sharded pub/sub).
  */
-export async function execOnCluster(cluster: Cluster, cmds: TxCommand[]): Promise<TxResult> {
-  const groups = new Map<string, number[]>();
-  cmds.forEach((c, i) => {
-    const tag = hashTag(c[1]);
-    const g = groups.get(tag);
-    if (g === undefined) groups.set(tag, [i]);
-    else g.push(i);
-  });
-  const out: TxResult = cmds.map(() => [new Error('not run'), null]);
-  await Promise.all(
-    [...groups.values()].map(async (idx) => {
-      const batch = idx.map((i) => {
-        const [name, ...rest] = cmds[i] as TxCommand;
-        return [name === 'publish' ? 'spublish' : name, ...rest];
-      });
-      try {
-        const res = await cluster.multi(batch).exec();
-        if (res === null) throw new Error('transaction aborted');
-        idx.forEach((i, j) => {
-          out[i] = res[j] ?? [new Error('missing reply'), null];
-        });
-      } catch (err) {
-        for (const i of idx) out[i] = [err instanceof Error ? err : new Error(String(err)), null];
-      }
-    }),
-  );
-  return out;
-}

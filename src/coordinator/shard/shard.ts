@@ -126,6 +126,7 @@ export class Shard implements CoreObserver {
   private subscribed = false;
   private isReady = false;
   private fenced = false;
+  private publishFailing = false;
   private draining = false;
   private stopped = false;
   private resyncing: Promise<void> | null = null;
@@ -392,10 +393,18 @@ export class Shard implements CoreObserver {
     p.publish(k.channel, encodeEnvelope(env));
     try {
       const res = await p.exec();
-      if (res === null || res.some(([err]) => err !== null)) throw new Error('transaction failed');
+      if (res === null) throw new Error('transaction aborted');
+      const failed = res.find(([err]) => err !== null);
+      if (failed !== undefined) throw failed[0];
       if (!rewrite) this.checkNotLost(previous, res[metaAt]?.[1]);
+      this.publishFailing = false;
       return true;
-    } catch {
+    } catch (err) {
+      // Once per outage at warn (the heartbeat fences if it lasts); every failure at debug.
+      const msg = err instanceof Error ? err.message : String(err);
+      if (!this.publishFailing) this.logger.warn({ err: msg, type: env.type }, 'shard bus publish failed');
+      else this.logger.debug({ err: msg, type: env.type }, 'shard bus publish failed');
+      this.publishFailing = true;
       this.dirty = true;
       this.counters.publishFailures++;
       this.metrics.publishFailed();

@@ -11,9 +11,10 @@
  * A resubscribe after any loss is reported with first = false: the shard treats
  * it as a gap (messages published meanwhile are gone) and resyncs from the mirror.
  */
-import { Redis, type Cluster, type RedisOptions } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import type { BusEvents } from './bus.js';
+import { keySlot, type ClusterRouter } from './cluster-router.js';
 
 interface Target {
   host: string;
@@ -25,14 +26,13 @@ const MOVED = /^MOVED \d+ (.+):(\d+)$/;
 export class ShardedSubscriber {
   private conn: Redis | null = null;
   private movedTo: Target | null = null;
-  private slot: number | null = null;
   private everSubscribed = false;
   private closed = false;
   private connecting: Promise<boolean> | null = null;
 
   constructor(
-    /** The publisher's cluster client: used for topology (CLUSTER SLOTS) only. */
-    private readonly cluster: Cluster,
+    /** The publisher's cluster router: used for topology (its slot map) only. */
+    private readonly router: ClusterRouter,
     private readonly channel: string,
     private readonly events: BusEvents,
     private readonly logger: Logger,
@@ -56,14 +56,11 @@ export class ShardedSubscriber {
   }
 
   private async owner(): Promise<Target> {
-    // The channel's slot never changes; only its owner does.
-    const slot = this.slot ?? Number(await this.cluster.cluster('KEYSLOT', this.channel));
-    if (!Number.isInteger(slot)) throw new Error(`no slot for ${this.channel}`);
-    this.slot = slot;
-    for (const [from, to, master] of await this.cluster.cluster('SLOTS')) {
-      if (slot >= from && slot <= to && master !== undefined) return { host: master[0], port: Number(master[1]) };
-    }
-    throw new Error(`slot ${slot} has no owner`);
+    // The channel's slot never changes; only its owner does. After a loss the map may be stale: re-read it.
+    await this.router.refresh();
+    const owner = this.router.ownerOf(keySlot(this.channel));
+    if (owner === undefined) throw new Error(`slot ${keySlot(this.channel)} has no owner`);
+    return owner;
   }
 
   /** Tries until subscribed or closed (or `attempts` run out); true when subscribed. */

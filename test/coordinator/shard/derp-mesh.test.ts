@@ -3,6 +3,7 @@ import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { keyPair } from '../../../src/derp/key.js';
+import { txClient } from '../../../src/coordinator/shard/bus.js';
 import { DerpMeshManager } from '../../../src/coordinator/shard/derp-mesh.js';
 import { next, startHarness, waitFor, type Harness } from '../../derp/helpers.js';
 
@@ -18,7 +19,7 @@ async function replica(prefix: string): Promise<{ h: Harness; m: DerpMeshManager
   const h = await startHarness({ privateKey: k.privateKey, meshKey: MESH });
   const redis = new Redis('redis://127.0.0.1:6379', { enableOfflineQueue: false, lazyConnect: true });
   await redis.connect();
-  const m = new DerpMeshManager({ derp: h.derp, meshKey: MESH, privateKey: k.privateKey, selfUrl: h.url, redis, prefix, intervalMs: 200, linkRetryMs: 100, logger: log });
+  const m = new DerpMeshManager({ derp: h.derp, meshKey: MESH, privateKey: k.privateKey, selfUrl: h.url, redis: txClient(redis), prefix, intervalMs: 200, linkRetryMs: 100, logger: log });
   await m.start();
   cleanup.push(
     () => h.close(),

@@ -19,6 +19,7 @@ import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { txClient } from '../../../src/coordinator/shard/bus.js';
 import { DerpMeshManager, type DerpMeshOptions } from '../../../src/coordinator/shard/derp-mesh.js';
 import { DerpClient } from '../../../src/derp/client.js';
 import { createDerpHttpHandlers } from '../../../src/derp/http.js';
@@ -67,7 +68,7 @@ describe.skipIf(!have)('DERP mesh interop with a real derper', () => {
       const url = `https://127.0.0.1:${(http.address() as AddressInfo).port}/derp`;
       const redis = new Redis('redis://127.0.0.1:6379', { enableOfflineQueue: false, lazyConnect: true });
       await redis.connect();
-      meshOpts.push({ derp, meshKey, privateKey: k.privateKey, selfUrl: url, redis, prefix, intervalMs: 300, linkRetryMs: 200, linkClient: { tls: { ca } }, logger: log });
+      meshOpts.push({ derp, meshKey, privateKey: k.privateKey, selfUrl: url, redis: txClient(redis), prefix, intervalMs: 300, linkRetryMs: 200, linkClient: { tls: { ca } }, logger: log });
       pending.push({ derp, http, url, redis });
     }
     const dport = await freePort();

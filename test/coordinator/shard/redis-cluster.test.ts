@@ -8,7 +8,8 @@ import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BusTx, busKeys } from '../../../src/coordinator/shard/bus.js';
-import { clusterSeed, createCluster, execOnCluster, hashTag } from '../../../src/coordinator/shard/redis-cluster.js';
+import { ClusterRouter, keySlot } from '../../../src/coordinator/shard/cluster-router.js';
+import { clusterSeed, hashTag } from '../../../src/coordinator/shard/redis-cluster.js';
 import { ShardedSubscriber } from '../../../src/coordinator/shard/sharded-subscriber.js';
 import { RedisCluster } from '../../helpers/redis-cluster.js';
 import { eventually } from '../helpers.js';
@@ -64,15 +65,26 @@ describe('on a 3-master cluster', { timeout: 60_000 }, () => {
     }
   }
 
-  it('execOnCluster runs a transaction spanning masters (one MULTI per slot) and returns replies in order', async () => {
-    const cluster = createCluster(rc.url, { cluster: { enableOfflineQueue: false } });
-    await cluster.connect();
+  it('keySlot matches CLUSTER KEYSLOT (CRC16 of the hash tag)', async () => {
+    const keys = ['', 'a', 'foo', '{user1000}.following', 'p:mirror:{s1}', 'p:{}x{y}', '日本語', `${prefix}bus`, ...Array.from({ length: 40 }, () => randomBytes(6).toString('hex'))];
+    const probe = new Redis({ port: rc.nodes[0]!.port, host: '127.0.0.1' });
+    try {
+      for (const k of keys) expect(keySlot(k), k).toBe(Number(await probe.call('CLUSTER', 'KEYSLOT', k)));
+    } finally {
+      probe.disconnect();
+    }
+  });
+
+  it('the router runs a transaction spanning masters (one MULTI per slot) and returns replies in order', async () => {
+    const router = new ClusterRouter(rc.url);
+    await router.connect();
+    const raw = new Redis.Cluster([{ host: '127.0.0.1', port: rc.nodes[0]!.port }]);
     try {
       const [s1, s2] = await idsOnTwoMasters();
       const k = busKeys(prefix, true);
       // The same commands as one raw MULTI are refused by the cluster: grouping is what makes this work.
-      await expect(cluster.multi([['set', k.meta(s1), 'x'], ['set', k.meta(s2), 'y']]).exec()).rejects.toThrow();
-      const write = new BusTx((cmds) => execOnCluster(cluster, cmds))
+      await expect(raw.multi([['set', k.meta(s1), 'x'], ['set', k.meta(s2), 'y']]).exec()).rejects.toThrow();
+      const write = new BusTx((cmds) => router.exec(cmds))
         .hset(k.mirror(s1), 'p1', Buffer.from('r1'))
         .set(k.meta(s1), 'e1:1', 'PX', 60_000)
         .hset(k.mirror(s2), 'p2', Buffer.from('r2'))
@@ -81,20 +93,54 @@ describe('on a 3-master cluster', { timeout: 60_000 }, () => {
         .publish(k.channel, 'hello');
       const w = await write.exec();
       expect(w?.map(([e]) => e)).toEqual([null, null, null, null, null, null]);
-      const read = await new BusTx((cmds) => execOnCluster(cluster, cmds)).hgetallBuffer(k.mirror(s2)).get(k.meta(s2)).hgetallBuffer(k.mirror(s1)).get(k.meta(s1)).exec();
+      const read = await new BusTx((cmds) => router.exec(cmds)).hgetallBuffer(k.mirror(s2)).get(k.meta(s2)).hgetallBuffer(k.mirror(s1)).get(k.meta(s1)).exec();
       expect(read?.map(([, v]) => v)).toEqual([{ p2: Buffer.from('r2') }, 'e2:7', { p1: Buffer.from('r1') }, 'e1:1']);
+      // The slot map agrees with the cluster's own.
+      for (const key of [k.meta(s1), k.meta(s2), k.members, k.channel]) expect(router.ownerOf(keySlot(key))?.port).toBe((await rc.ownerOf(key)).port);
     } finally {
-      cluster.disconnect();
+      router.close();
+      raw.disconnect();
+    }
+  });
+
+  it('after a slot moves, a command fails once (MOVED), the router learns the new owner, and the next one succeeds', async () => {
+    const router = new ClusterRouter(rc.url);
+    await router.connect();
+    try {
+      // A channel, not a stored key: the helper moves only empty slots.
+      const key = `${prefix}moving:{${randomBytes(3).toString('hex')}}`;
+      const tx = (): Promise<unknown> => new BusTx((cmds) => router.exec(cmds)).publish(key, 'v').exec().then((r) => r?.[0]?.[0] ?? null);
+      expect(await tx()).toBeNull();
+      const from = await rc.ownerOf(key);
+      const to = rc.nodes.find((n) => n !== from)!;
+      await rc.moveSlotOf(key, to);
+      const first = await tx();
+      expect(String(first)).toMatch(/MOVED|EXECABORT/);
+      // MOVED patches that slot at once; the full refresh follows.
+      expect(router.ownerOf(keySlot(key))?.port).toBe(to.port);
+      expect(await tx()).toBeNull();
+    } finally {
+      router.close();
+    }
+  });
+
+  it('a router whose seed is down fails connect with an error instead of hanging', async () => {
+    const router = new ClusterRouter('redis://127.0.0.1:1');
+    try {
+      await expect(router.connect()).rejects.toThrow(/ECONNREFUSED|Connection is closed/);
+    } finally {
+      router.close();
     }
   });
 
   it('the sharded subscriber receives SPUBLISH, and after its slot moves resubscribes on the new owner (reported as a gap)', async () => {
     const channel = `${prefix}chan`;
-    const cluster = createCluster(rc.url, { cluster: { enableOfflineQueue: false } });
-    await cluster.connect();
+    const router = new ClusterRouter(rc.url);
+    await router.connect();
+    const cluster = new Redis.Cluster([{ host: '127.0.0.1', port: rc.nodes[0]!.port }]);
     const got: string[] = [];
     const events: string[] = [];
-    const sub = new ShardedSubscriber(cluster, channel, { message: (b) => got.push(b.toString()), subscribed: (first) => events.push(first ? 'first' : 'again'), down: () => events.push('down') }, logger, {});
+    const sub = new ShardedSubscriber(router, channel, { message: (b) => got.push(b.toString()), subscribed: (first) => events.push(first ? 'first' : 'again'), down: () => events.push('down') }, logger, {});
     try {
       await sub.start();
       expect(events).toEqual(['first']);
@@ -116,6 +162,7 @@ describe('on a 3-master cluster', { timeout: 60_000 }, () => {
       await eventually(() => got.includes('two'), 'message from the new owner');
     } finally {
       sub.close();
+      router.close();
       cluster.disconnect();
     }
   });

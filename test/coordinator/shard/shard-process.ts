@@ -22,7 +22,8 @@ const env = process.env;
 const num = (v: string | undefined): number | undefined => (v === undefined || v === '' ? undefined : Number(v));
 
 const shard = new Shard({
-  logger: pino({ level: env.LOG_LEVEL ?? 'silent' }),
+  // Logs go to stderr (inherited by the test run); stdout carries the LISTEN line.
+  logger: pino({ level: env.LOG_LEVEL ?? 'silent', base: { shard: env.SHARD_ID } }, pino.destination(2)),
   redisUrl: env.REDIS_URL ?? 'redis://127.0.0.1:6379',
   prefix: env.PREFIX ?? 'tailnetd:test:',
   ...(env.REDIS_SUB_URL ? { redisSubUrl: env.REDIS_SUB_URL } : {}),
@@ -95,3 +96,4 @@ process.on('SIGTERM', () => {
   })();
 });
 process.on('disconnect', () => process.exit(0));
+
