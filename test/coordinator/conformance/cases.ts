@@ -113,6 +113,8 @@ export function defineConformance(backend: CoordinatorBackend): void {
       const a1 = await agent(agentId);
       a1.send(nodeJson());
       if (b.inspect) await eventually(() => b.inspect!(0).node(agentId) !== null, 'agent node stored');
+      // Known on every shard first: otherwise "deleted everywhere" below could pass on a shard the node has not reached yet.
+      else if (b.nodeOn) for (let i = 0; i < b.shards; i++) await eventually(async () => (await b.nodeOn!(i, agentId)) !== null, `agent node known on shard ${i}`);
       await a1.close();
       // Deleted everywhere, not only on the agent's shard: the client lands on another one.
       if (b.inspect) for (let i = 0; i < b.shards; i++) await eventually(() => b.inspect!(i).node(agentId) === null, `agent node deleted on shard ${i}`);
