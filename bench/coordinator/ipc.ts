@@ -40,7 +40,8 @@ export class Child {
   constructor(script: string, args: string[] = []) {
     const file = fileURLToPath(new URL(script, import.meta.url));
     this.proc = fork(file, args, {
-      execArgv: ['--import', 'tsx', '--expose-gc', '--max-old-space-size=4096'],
+      // TAILNETD_BENCH_CPU_PROF=1: servers write a V8 CPU profile to bench/.out/prof on exit (read with bench/derp/prof-top.ts).
+      execArgv: ['--import', 'tsx', '--expose-gc', '--max-old-space-size=4096', ...(process.env.TAILNETD_BENCH_CPU_PROF === '1' && script.includes('server') ? ['--cpu-prof', `--cpu-prof-dir=${fileURLToPath(new URL('../.out/prof', import.meta.url))}`] : [])],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     this.proc.on('message', (m: Res) => {
@@ -65,6 +66,13 @@ export class Child {
   }
 
   kill(): void {
+    if (this.proc.exitCode !== null) return;
+    if (process.env.TAILNETD_BENCH_CPU_PROF === '1' && this.proc.connected) {
+      // A clean exit (on IPC disconnect) writes the CPU profile; SIGKILL would lose it.
+      this.proc.disconnect();
+      setTimeout(() => this.proc.exitCode === null && this.proc.kill('SIGKILL'), 5000).unref();
+      return;
+    }
     if (this.proc.exitCode === null) this.proc.kill('SIGKILL');
   }
 }

@@ -400,7 +400,7 @@ function writeResults(): void {
   const section = [
     '## Coordinator',
     '',
-    'Command: `npm run bench:coordinator` or `node --import tsx bench/coordinator/run.ts` (≈ 8–9 min; `--quick` smoke runs and `--only=C2,C5` partial runs do not write this file).',
+    'Command: `npm run bench:coordinator` or `node --import tsx bench/coordinator/run.ts` (≈ 9–10 min; `--quick` smoke runs and `--only=C2,C5` partial runs do not write this file; `--no-callgrind` skips the instruction counts; `TAILNETD_BENCH_CPU_PROF=1` writes server CPU profiles to bench/.out/prof).',
     'Load generators are separate processes on the same 2 vCPUs as the servers (shared with other work), so absolute figures are lower bounds; ratios are from the same run.',
     'Reading: latency columns include time the processes were not scheduled (see the server event-loop delay column); on a saturated machine the',
     'p99-bounded C2 maximum is set by the shared receiver process and scheduling, not by the server. "Frames per server CPU-second" is the',
