@@ -73,6 +73,6 @@ export class Child {
       setTimeout(() => this.proc.exitCode === null && this.proc.kill('SIGKILL'), 5000).unref();
       return;
     }
-    if (this.proc.exitCode === null) this.proc.kill('SIGKILL');
+    this.proc.kill('SIGKILL');
   }
 }

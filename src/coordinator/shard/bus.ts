@@ -162,7 +162,7 @@ export class RedisBus {
       const router = new ClusterRouter(url, { node: pubNode, logger });
       this.client = router;
       this.pub = {
-        multi: () => new BusTx((cmds) => router.exec(cmds)),
+        ...txClient(router),
         zrangebyscore: async (key, min, max) => (await router.call(key, (r) => r.zrangebyscore(key, min, max))) as string[],
       };
       this.sub = new ShardedSubscriber(router, this.keys.channel, events, logger, { connectTimeout: 2000, ...clusterSeed(opts.subUrl ?? url).node });
@@ -171,7 +171,7 @@ export class RedisBus {
     const pub = new Redis(url, { ...common, ...pubNode, enableOfflineQueue: false });
     this.client = pub;
     this.pub = {
-      multi: () => new BusTx((cmds) => pub.multi(cmds).exec()),
+      ...txClient(pub),
       zrangebyscore: (key, min, max) => pub.zrangebyscore(key, min, max),
     };
     const sub = new Redis(opts.subUrl ?? url, { ...common, enableOfflineQueue: true, maxRetriesPerRequest: null, autoResubscribe: true, connectionName: 'tailnetd-shard-sub' });

@@ -21,19 +21,32 @@ import { clusterSeed, hashTag, type TxCommand, type TxResult } from './redis-clu
 
 const SLOTS = 16384;
 
-/** CRC16-XMODEM, as Redis Cluster hashes keys (polynomial 0x1021, initial 0). */
+/** CRC16-XMODEM (polynomial 0x1021, initial 0), as Redis Cluster hashes keys: one table lookup per byte. */
+const CRC16_TABLE = Uint16Array.from({ length: 256 }, (_, n) => {
+  let crc = n << 8;
+  for (let i = 0; i < 8; i++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
+  return crc;
+});
+
 function crc16(buf: Buffer): number {
   let crc = 0;
-  for (const byte of buf) {
-    crc ^= byte << 8;
-    for (let i = 0; i < 8; i++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
-  }
+  for (const byte of buf) crc = ((crc << 8) & 0xffff) ^ (CRC16_TABLE[((crc >> 8) ^ byte) & 0xff] as number);
   return crc;
 }
 
+/** A shard issues the same few keys on every publish (its mirror, meta, members, the channel): remember their slots. */
+const slotCache = new Map<string, number>();
+const SLOT_CACHE_MAX = 4096;
+
 /** The cluster slot of `key` (of its hash tag when it has one). */
 export function keySlot(key: string): number {
-  return crc16(Buffer.from(hashTag(key))) % SLOTS;
+  let slot = slotCache.get(key);
+  if (slot === undefined) {
+    slot = crc16(Buffer.from(hashTag(key))) % SLOTS;
+    if (slotCache.size >= SLOT_CACHE_MAX) slotCache.clear();
+    slotCache.set(key, slot);
+  }
+  return slot;
 }
 
 export interface NodeAddr {
