@@ -7,6 +7,12 @@
  *   esbuild bundle of core-scale-child.ts ─► valgrind --tool=callgrind node bundle N U  (U = small, large)
  *   instructions per update = (Ir(N, large) − Ir(N, small)) ÷ (large − small)
  *
+ * Each run collects fully before and after its updates (core-scale.ts
+ * `settle`), so both runs end with their garbage swept and the difference
+ * holds the whole GC cost of the extra updates. --single-threaded keeps GC
+ * and JIT work on the main thread, where it runs at the same points in every
+ * run: with background threads the same run moved by ±10 %.
+ *
  * Setup, warm-up and process start cancel out in the difference. Runs go two
  * at a time (counts do not depend on load). Slow: valgrind runs node ~50×
  * slower, about 3 minutes for three sizes.
@@ -30,7 +36,7 @@ async function bundle(): Promise<string> {
 
 function instructions(file: string, peers: number, updates: number): Promise<number> {
   return new Promise((resolve, reject) => {
-    const p = spawn('valgrind', ['--tool=callgrind', '--callgrind-out-file=/dev/null', process.execPath, file, String(peers), String(updates)], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const p = spawn('valgrind', ['--tool=callgrind', '--callgrind-out-file=/dev/null', process.execPath, '--expose-gc', '--single-threaded', file, String(peers), String(updates)], { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     p.stderr.on('data', (d: Buffer) => {
       err += d.toString();
@@ -76,4 +82,12 @@ export async function coreInstructionsPerUpdate(sizes: number[], small = 2000, l
   const jobs = sizes.flatMap((n) => [() => instructions(file, n, small), () => instructions(file, n, large)]);
   const counts = await limited(jobs, 2);
   return sizes.map((peers, i) => ({ peers, perUpdate: ((counts[2 * i + 1] as number) - (counts[2 * i] as number)) / (large - small) }));
+}
+
+// Standalone: node --import tsx bench/coordinator/core-instructions.ts [1000,10000,50000] [small] [large]
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const sizes = (process.argv[2] ?? '1000,10000,50000').split(',').map(Number);
+  const rows = await coreInstructionsPerUpdate(sizes, Number(process.argv[3] ?? 2000), Number(process.argv[4] ?? 22_000));
+  if (rows === null) console.log('valgrind not installed');
+  else for (const r of rows) console.log(`${r.peers}\t${(r.perUpdate / 1000).toFixed(1)}k instructions/update\t${(r.perUpdate / (rows[0] as CoreInstructionRow).perUpdate).toFixed(2)}`);
 }

@@ -9,6 +9,8 @@ import { CoordinateResponse, type PeerSink } from '../../src/coordinator/types.j
 import { encodeV1Frames } from '../../src/coordinator/v1/codec.js';
 import { stampedNode } from './wire.js';
 
+const TEXTS = 1009;
+
 class NullSink implements PeerSink {
   lastWriteAt = 0;
   bytes = 0;
@@ -20,11 +22,29 @@ class NullSink implements PeerSink {
   close(): void {}
 }
 
-export function coreCostPerUpdate(n: number, updates: number): { nsPerUpdate: number; heapPerPeer: number } {
+/**
+ * `settle`: collect fully before and after the measured updates (needs
+ * --expose-gc). The instruction count uses it: a run then pays for the
+ * scavenges, promotions and sweeping its own updates caused, and not for
+ * whether one major GC of the whole live set happened to fall inside its
+ * window (that marking cost per update does not grow with N: V8 sizes the
+ * next major GC's trigger in proportion to the live heap, so major GCs get
+ * rarer as the heap grows, but a short window sees zero or one of them).
+ */
+export function coreCostPerUpdate(n: number, updates: number, settle = false): { nsPerUpdate: number; heapPerPeer: number } {
   const g = (globalThis as { gc?: () => void }).gc;
   g?.();
   const heap0 = process.memoryUsage().heapUsed;
-  const core = new CoordinatorCore();
+  const counts = { delivered: 0, duplicates: 0 };
+  const core = new CoordinatorCore({
+    stats: {
+      fanout(_kind, delivered, duplicates) {
+        counts.delivered += delivered;
+        counts.duplicates += duplicates;
+      },
+      overflow() {},
+    },
+  });
   const agents: Peer[] = [];
   const all: Peer[] = [];
   for (let i = 0; i < n / 2; i++) {
@@ -38,16 +58,29 @@ export function coreCostPerUpdate(n: number, updates: number): { nsPerUpdate: nu
   for (const p of all) core.updateSelf(p, decodeNode(stampedNode()));
   g?.();
   const heapPerPeer = (process.memoryUsage().heapUsed - heap0) / n;
-  const texts = Array.from({ length: 1000 }, () => Buffer.from(stampedNode()));
-  // warm-up
-  for (let i = 0; i < 20_000; i++) core.updateSelf(all[i % all.length] as Peer, decodeNode(texts[i % 1000] as Buffer));
+  // A prime count of distinct nodes: a peer's next update (N updates later,
+  // N a multiple of 1000) always carries a node other than its last one, so
+  // every size does a real delivery, never the duplicate-suppression path.
+  // Warm-up uses its own nodes, so the first measured update of a peer is no repeat either.
+  const texts = Array.from({ length: TEXTS }, () => Buffer.from(stampedNode()));
+  const warmTexts = Array.from({ length: TEXTS }, () => Buffer.from(stampedNode()));
+  // The same warm-up at every size, so the JIT reaches the measured loop in the same state.
+  for (let i = 0; i < 40_000; i++) core.updateSelf(all[i % all.length] as Peer, decodeNode(warmTexts[i % TEXTS] as Buffer));
+  if (settle) g?.();
+  counts.delivered = 0;
+  counts.duplicates = 0;
   // CPU time, not wall time: the machine is shared, and descheduling is not our cost.
   const c0 = process.cpuUsage();
   for (let i = 0; i < updates; i++) {
     const p = all[(i * 7919) % all.length] as Peer;
-    core.updateSelf(p, decodeNode(texts[i % 1000] as Buffer));
+    core.updateSelf(p, decodeNode(texts[i % TEXTS] as Buffer));
   }
+  if (settle) g?.();
   const c1 = process.cpuUsage(c0);
+  // Keeps the peer set alive through the last collection (otherwise it is already dead there and gets swept with the garbage).
+  if (core.nodeCount() !== n) throw new Error('C5 core: peers lost');
   const ns = ((c1.user + c1.system) * 1000) / updates;
+  // Each update has exactly one tunnel partner: anything else means the run measured another path.
+  if (counts.delivered !== updates || counts.duplicates !== 0) throw new Error(`C5 core: ${counts.delivered} delivered, ${counts.duplicates} duplicates for ${updates} updates`);
   return { nsPerUpdate: ns, heapPerPeer };
 }

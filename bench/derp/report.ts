@@ -27,6 +27,10 @@ export interface StormR {
   p99_ms: number;
   failed: number;
   conns: number;
+  /** Server CPU time over the storm ÷ handshakes completed (generator-independent). */
+  server_cpu_us_per_handshake?: number;
+  /** Every round's rate, in run order (the row reports the median round). */
+  all_per_s?: number[];
 }
 export interface Results {
   date?: string;
@@ -41,7 +45,7 @@ export interface Results {
   D3?: { pipe: SweepR; derper: SweepR; tailnetd: SweepR };
   D4?: Record<string, LatR>;
   D6?: { conns: number; derper: MemR; tailnetd: MemR };
-  D7?: { derper: StormR; tailnetd: StormR };
+  D7?: { derper: StormR; tailnetd: StormR; rounds?: number };
   D8?: { derper: SweepR; tailnetd: SweepR };
 }
 
@@ -85,7 +89,10 @@ export function rows(r: Results): string[][] {
   if (r.D7) {
     const { derper: d, tailnetd: t } = r.D7;
     out.push([`D7 connect storm, ${f0(d.conns)} clients (handshakes/s)`, f0(d.handshakes_per_s), f0(t.handshakes_per_s), ratio(t.handshakes_per_s, d.handshakes_per_s), `failed ${d.failed} / ${t.failed}`]);
+    if (d.all_per_s && t.all_per_s) out.push([`D7 … every round (median above)`, d.all_per_s.map(f0).join(' / '), t.all_per_s.map(f0).join(' / '), '', `${r.D7.rounds ?? 1} alternating rounds`]);
     out.push(['D7 … p99 time to ServerInfo (ms)', f0(d.p99_ms), f0(t.p99_ms), ratio(t.p99_ms, d.p99_ms), 'lower is better']);
+    if (d.server_cpu_us_per_handshake !== undefined && t.server_cpu_us_per_handshake !== undefined)
+      out.push(['D7 … server CPU µs per handshake', f0(d.server_cpu_us_per_handshake), f0(t.server_cpu_us_per_handshake), ratio(t.server_cpu_us_per_handshake, d.server_cpu_us_per_handshake), 'lower is better (the generator shares the 2 vCPUs)']);
   }
   if (r.D8) {
     const { derper: d, tailnetd: t } = r.D8;
