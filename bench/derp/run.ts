@@ -14,7 +14,7 @@
  *           └─ loadgen throughput|latency|idle|storm → JSON                         [CPU 0]
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { basename, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -147,6 +147,12 @@ async function startServers(): Promise<Record<Target, Server>> {
   });
   const tnLines = await waitLine(tn, 'stdout', /^READY=1/);
   const tnUrl = tnLines.find((l) => l.startsWith('TAILNETD_DERP_URL='))?.split('=')[1] ?? '';
+  // TAILNETD_BENCH_STDOUT=<file>: keep the tailnetd child's later stdout (e.g. --trace-gc lines), time-stamped.
+  const tnOut = process.env.TAILNETD_BENCH_STDOUT;
+  if (tnOut && tn.stdout) {
+    const w = createWriteStream(tnOut);
+    createInterface({ input: tn.stdout }).on('line', (l) => w.write(`${new Date().toISOString()} ${l}\n`));
+  }
 
   const pipe = spawn('taskset', ['-c', '1', process.execPath, await bundle(join(ROOT, 'bench/derp/pipe-relay.ts'), OUT)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
   const pLines = await waitLine(pipe, 'stdout', /^READY=1/);
@@ -289,7 +295,9 @@ async function latencyRun(s: Server, transport: string, bgRate: number): Promise
     bg = loadgen<Tp>(['throughput', '-url', s.url, '-transport', transport, '-size', '1400', '-rate', String(Math.round(bgRate)), '-pairs', '10', '-warmup', '0s', '-duration', `${secs}s`]);
     await sleep(1500);
   }
+  const at = new Date().toISOString();
   const r = await loadgen<Lat>(['latency', '-url', s.url, '-transport', transport, '-count', String(count), '-discard', '500', '-interval', '500us']);
+  if (process.env.TAILNETD_BENCH_STDOUT) log(`latency ${s.name} bg ${Math.round(bgRate)} ${at} → ${new Date().toISOString()} p99 ${r.p99_us.toFixed(0)} µs`);
   if (bg) {
     const b = await bg;
     r.bg_rate = bgRate;
