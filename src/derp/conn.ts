@@ -173,11 +173,17 @@ export class Conn implements StreamSink {
 
   data(chunk: Buffer, start = 0, end = chunk.length): void {
     if (this.state === ST_CLOSED) return;
-    this.srv.tick = this.srv.clock.monotonic();
+    const srv = this.srv;
+    srv.tick = srv.clock.monotonic();
+    srv.inputDepth++;
     try {
       this.parser.push(chunk, start, end);
     } catch (e) {
       this.fail(e);
+    } finally {
+      // Write what this chunk routed now: the same batch a microtask would
+      // flush, without queueMicrotask's per-call AsyncResource and bound function.
+      if (--srv.inputDepth === 0) srv.flushDirty();
     }
   }
 

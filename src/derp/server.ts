@@ -140,6 +140,8 @@ export interface DerpServerCore {
   readonly keepAliveFrame: Buffer;
   tick: number;
   activitySeq: number;
+  inputDepth: number;
+  flushDirty(): void;
   random(): number;
   ipTo16(addr: string | undefined): Buffer | null;
   markDirty(c: Conn): void;
@@ -171,6 +173,8 @@ export class DerpServer extends EventEmitter<DerpServerEvents> implements DerpSe
   readonly random: () => number;
   tick: number;
   activitySeq = 0;
+  /** Conn.data calls in progress (nested when a transport delivers synchronously). */
+  inputDepth = 0;
 
   private readonly serverKeyFrame: Buffer;
   private readonly clients = new Map<string, ClientSet>();
@@ -327,10 +331,17 @@ export class DerpServer extends EventEmitter<DerpServerEvents> implements DerpSe
   markDirty(c: Conn): void {
     c.dirty = true;
     this.dirty.push(c);
-    if (!this.flushScheduled) {
+    // Inside Conn.data the chunk's end flushes (flushDirty); other sources
+    // (timers, closes, mesh) defer to a microtask so one turn's writes batch.
+    if (!this.flushScheduled && this.inputDepth === 0) {
       this.flushScheduled = true;
       queueMicrotask(this.flushAll);
     }
+  }
+
+  /** Flushes every dirty connection now (end of an input chunk). */
+  flushDirty(): void {
+    if (this.dirty.length > 0) this.runFlush();
   }
 
   private runFlush(): void {
