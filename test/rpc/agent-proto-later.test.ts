@@ -122,6 +122,15 @@ describe('google.protobuf.Struct', () => {
     expect(structToJson(Struct.decode(hex('0a07' + '0a016b' + '12020800')))).toEqual({ k: null });
   });
 
+  it('keeps a "__proto__" key as an own property, not the prototype', () => {
+    const s: Struct = { fields: new Map([['__proto__', { structValue: { fields: new Map([['polluted', { boolValue: true }]]) } }]]) };
+    const o = structToJson(Struct.decode(Struct.encode(s)));
+    expect(Object.getPrototypeOf(o)).toBe(Object.prototype);
+    expect(Object.keys(o)).toEqual(['__proto__']);
+    expect(JSON.stringify(o)).toBe('{"__proto__":{"polluted":true}}');
+    expect((o as { polluted?: boolean }).polluted).toBeUndefined();
+  });
+
   it('maps JSON both ways (fuzz)', () => {
     const json = fc.jsonValue({ maxDepth: 3 }).filter((v) => typeof v === 'object' && v !== null && !Array.isArray(v)) as fc.Arbitrary<{ [k: string]: JsonValue }>;
     fc.assert(

@@ -95,7 +95,9 @@ export function valueToJson(v: Value): JsonValue {
 
 export function structToJson(s: Struct): { [k: string]: JsonValue } {
   const out: { [k: string]: JsonValue } = {};
-  for (const [k, v] of s.fields) out[k] = valueToJson(v);
+  // defineProperty, not assignment: a peer-sent "__proto__" key must become an own
+  // property (assigning it would replace the object's prototype and lose the key).
+  for (const [k, v] of s.fields) Object.defineProperty(out, k, { value: valueToJson(v), enumerable: true, writable: true, configurable: true });
   return out;
 }
 
