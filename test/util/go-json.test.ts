@@ -4,7 +4,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { goJsonDecodeFirst, goJsonDecodeFirstBytes, type JsonDecodeResult } from '../../src/util/go-json.js';
+import { foldKeys, goJsonDecodeFirst, goJsonDecodeFirstBytes, type JsonDecodeResult } from '../../src/util/go-json.js';
 import { nestsDeeperThanGo, quoteChar, scanFirstValue } from '../../src/util/go-json-scan.js';
 import { GO_BYTE_ERRORS, GO_BYTE_VALUES, GO_ERRORS, GO_QUOTE_CHAR, GO_VALUES } from './go-json.cases.js';
 
@@ -187,5 +187,21 @@ describe('scanner properties', () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('foldKeys', () => {
+  it('renames case-folded keys to the known field, like encoding/json', () => {
+    expect(foldKeys({ NAME: 'a', other: 1 }, ['name'])).toEqual({ name: 'a', other: 1 });
+    // An exact match wins over a folded one, whatever the order.
+    expect(foldKeys({ NAME: 'folded', name: 'exact' }, ['name'])).toEqual({ name: 'exact' });
+  });
+
+  it('keeps a client "__proto__" key as an own property, never as the copy\'s prototype', () => {
+    const input = JSON.parse('{"__proto__":{"token":"injected"},"name":"a"}') as unknown;
+    const out = foldKeys(input, ['name', 'token']) as Record<string, unknown>;
+    expect(Object.getPrototypeOf(out)).toBe(Object.prototype);
+    expect(out.token).toBeUndefined();
+    expect(Object.keys(out)).toEqual(['__proto__', 'name']);
   });
 });
