@@ -173,18 +173,28 @@ export class Conn implements StreamSink {
 
   data(chunk: Buffer, start = 0, end = chunk.length): void {
     if (this.state === ST_CLOSED) return;
-    const srv = this.srv;
-    srv.tick = srv.clock.monotonic();
-    srv.inputDepth++;
+    this.srv.tick = this.srv.clock.monotonic();
+    this.beginRead();
     try {
       this.parser.push(chunk, start, end);
     } catch (e) {
       this.fail(e);
     } finally {
-      // Write what this chunk routed now: the same batch a microtask would
-      // flush, without queueMicrotask's per-call AsyncResource and bound function.
-      if (--srv.inputDepth === 0) srv.flushDirty();
+      this.endRead();
     }
+  }
+
+  beginRead(): void {
+    this.srv.inputDepth++;
+  }
+
+  /**
+   * The outermost read ended: write what it routed now. Same batch a
+   * microtask would flush, without queueMicrotask's per-call AsyncResource
+   * and bound function.
+   */
+  endRead(): void {
+    if (--this.srv.inputDepth === 0) this.srv.flushDirty();
   }
 
   drain(): void {

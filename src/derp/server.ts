@@ -182,7 +182,15 @@ export class DerpServer extends EventEmitter<DerpServerEvents> implements DerpSe
   private readonly goneSubs = new Map<string, Set<Conn>>();
   private readonly watchers = new Set<Conn>();
   private readonly conns = new Set<Conn>();
-  private dirty: Conn[] = [];
+  /**
+   * Connections with queued output: dirty[0..dirtyCount). Two arrays swap
+   * between flushes and are cleared slot by slot, so marking a connection
+   * allocates nothing once they have grown (an array emptied with length = 0
+   * or replaced by [] would reallocate its backing store on every packet).
+   */
+  private dirty: Array<Conn | undefined> = [];
+  private dirtyCount = 0;
+  private spareDirty: Array<Conn | undefined> | null = [];
   private flushScheduled = false;
   private accepts = 0;
   private acceptTokens: number;
@@ -330,7 +338,7 @@ export class DerpServer extends EventEmitter<DerpServerEvents> implements DerpSe
 
   markDirty(c: Conn): void {
     c.dirty = true;
-    this.dirty.push(c);
+    this.dirty[this.dirtyCount++] = c;
     // Inside Conn.data the chunk's end flushes (flushDirty); other sources
     // (timers, closes, mesh) defer to a microtask so one turn's writes batch.
     if (!this.flushScheduled && this.inputDepth === 0) {
@@ -341,17 +349,24 @@ export class DerpServer extends EventEmitter<DerpServerEvents> implements DerpSe
 
   /** Flushes every dirty connection now (end of an input chunk). */
   flushDirty(): void {
-    if (this.dirty.length > 0) this.runFlush();
+    if (this.dirtyCount > 0) this.runFlush();
   }
 
   private runFlush(): void {
     this.flushScheduled = false;
     const list = this.dirty;
-    this.dirty = [];
-    for (let i = 0; i < list.length; i++) {
+    const n = this.dirtyCount;
+    // A flush can re-enter (a write that synchronously feeds another connection):
+    // the nested run then finds no spare and takes a fresh array.
+    this.dirty = this.spareDirty ?? [];
+    this.spareDirty = null;
+    this.dirtyCount = 0;
+    for (let i = 0; i < n; i++) {
       const c = list[i]!;
+      list[i] = undefined;
       if (c.dirty) c.flush();
     }
+    this.spareDirty = list;
   }
 
   connClosed(c: Conn, reason: CloseReason): void {

@@ -14,6 +14,13 @@ export interface StreamSink {
   /** Writes may continue after write() returned false. */
   drain(): void;
   closed(err?: Error): void;
+  /**
+   * Optional bracket around one transport read that makes several data()
+   * calls (a TCP chunk holding many WebSocket messages): the output they
+   * route is written once, at endRead, not after each data() call.
+   */
+  beginRead?(): void;
+  endRead?(): void;
 }
 
 export interface DerpStream {
@@ -131,7 +138,19 @@ export class WsStream implements DerpStream {
       err = e;
     });
     this.ws.on('close', () => sink.closed(err));
+    // ws emits the messages of one socket read one by one: bracket them until the
+    // microtask after that read, so what they route leaves in one write.
+    let reading = false;
+    const readDone = (): void => {
+      reading = false;
+      sink.endRead?.();
+    };
     this.ws.on('message', (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => {
+      if (!reading && sink.beginRead) {
+        reading = true;
+        sink.beginRead();
+        queueMicrotask(readDone);
+      }
       if (!isBinary) {
         this.ws.close(1003, 'binary only');
         return;
@@ -252,10 +271,16 @@ export class WsSocketStream implements DerpStream {
     sock.on('end', () => {
       if (!this.ended) sock.destroy();
     });
-    if (this.head.length > 0) this.reader.push(this.head);
-    sock.on('data', (c: Buffer) => {
-      if (!this.reader.dead) this.reader.push(c);
-    });
+    const read = (c: Buffer): void => {
+      sink.beginRead?.();
+      try {
+        if (!this.reader.dead) this.reader.push(c);
+      } finally {
+        sink.endRead?.();
+      }
+    };
+    if (this.head.length > 0) read(this.head);
+    sock.on('data', read);
   }
 
   write(buf: Buffer, done?: () => void, start = 0): boolean {
