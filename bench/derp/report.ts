@@ -157,7 +157,7 @@ const CAVEATS = `Caveats (read before quoting any ratio):
 export function section(r: Results, command: string): string {
   return `## DERP
 
-Command: \`${command}\` (≈ 6–7 min; \`--quick\`, \`--only D1,D4\`, \`--cpu-prof\`, \`--reuse-ceilings\`, \`--pin-gen\`). Same run, same box, same Go load generator (bench/derp/loadgen, tailscale.com ${r.derper ?? 'v1.102.5'} \`derp.Client\`) for all targets: Tailscale derper ${r.derper ?? 'v1.102.5'} (plain HTTP, \`-a 127.0.0.1:P -http-port=-1 -stun=false\`), tailnetd (\`test/interop/derp/serve.ts\`: DerpServer + HTTP handlers), and a raw Node TCP pipe relay (bench/derp/pipe-relay.ts) as the ceiling of any Node relay. 10 sender→receiver pairs, paced open-loop token bucket, 1 s warm-up + 3 s measured per rate. Node ${r.node ?? ''}, ${r.date ?? ''}${r.loadavg ? `, load average at the end of the run ${r.loadavg}` : ''}.
+Command: \`${command}\` (≈ 9 min; \`--quick\`, \`--only D1,D4\`, \`--cpu-prof\`, \`--reuse-ceilings\`, \`--pin-gen\`). Same run, same box, same Go load generator (bench/derp/loadgen, tailscale.com ${r.derper ?? 'v1.102.5'} \`derp.Client\`) for all targets: Tailscale derper ${r.derper ?? 'v1.102.5'} (plain HTTP, \`-a 127.0.0.1:P -http-port=-1 -stun=false\`), tailnetd (\`test/interop/derp/serve.ts\`: DerpServer + HTTP handlers, run as an esbuild bundle), and a raw Node TCP pipe relay (bench/derp/pipe-relay.ts) as the ceiling of any Node relay. 10 sender→receiver pairs, paced open-loop token bucket, 1 s warm-up + 3 s measured per rate. Node ${r.node ?? ''}, ${r.date ?? ''}${r.loadavg ? `, load average at the end of the run ${r.loadavg}` : ''}.
 
 ${table(r)}
 
