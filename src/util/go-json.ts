@@ -4,6 +4,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { GO_MAX_DEPTH, hasSurrogateEscape, nestsDeeperThanGo, scanFirstValue } from './go-json-scan.js';
+import { setOwn } from './own-property.js';
 
 const GO_ESCAPES: Record<string, string> = {
   '<': '\\u003c',
@@ -160,21 +161,16 @@ export function foldKeys(input: unknown, fields: readonly string[]): unknown {
   for (const f of fields) byLower.set(f.toLowerCase(), f);
   const out: Record<string, unknown> = {};
   const src = input as Record<string, unknown>;
-  // defineProperty, not assignment: a client's "__proto__" key stays an own property
-  // (assigning it would make its value the copy's prototype, visible as inherited fields).
-  const put = (key: string, value: unknown): void => {
-    Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
-  };
   for (const key of Object.keys(src)) {
     if (fields.includes(key)) {
-      put(key, src[key]);
+      setOwn(out, key, src[key]);
       continue;
     }
     const target = byLower.get(key.toLowerCase());
     if (target !== undefined) {
-      if (!Object.hasOwn(src, target)) put(target, src[key]);
+      if (!Object.hasOwn(src, target)) setOwn(out, target, src[key]);
     } else {
-      put(key, src[key]);
+      setOwn(out, key, src[key]);
     }
   }
   return out;

@@ -1,5 +1,6 @@
 /** google.protobuf well-known types used by the Coder protos, with conversions. */
 import { map, message, msg, msgs, optional, scalar, type MessageCodec } from './schema.js';
+import { setOwn } from '../../util/own-property.js';
 
 export interface Timestamp {
   seconds: number;
@@ -95,9 +96,7 @@ export function valueToJson(v: Value): JsonValue {
 
 export function structToJson(s: Struct): { [k: string]: JsonValue } {
   const out: { [k: string]: JsonValue } = {};
-  // defineProperty, not assignment: a peer-sent "__proto__" key must become an own
-  // property (assigning it would replace the object's prototype and lose the key).
-  for (const [k, v] of s.fields) Object.defineProperty(out, k, { value: valueToJson(v), enumerable: true, writable: true, configurable: true });
+  for (const [k, v] of s.fields) setOwn(out, k, valueToJson(v)); // keys come from the peer
   return out;
 }
 
