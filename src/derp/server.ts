@@ -173,7 +173,7 @@ export class DerpServer extends EventEmitter<DerpServerEvents> implements DerpSe
   readonly random: () => number;
   tick: number;
   activitySeq = 0;
-  /** Conn.data calls in progress (nested when a transport delivers synchronously). */
+  /** Reads in progress (Conn.data, or a transport's beginRead bracket; nested when a write feeds another connection synchronously). */
   inputDepth = 0;
 
   private readonly serverKeyFrame: Buffer;
@@ -339,7 +339,7 @@ export class DerpServer extends EventEmitter<DerpServerEvents> implements DerpSe
   markDirty(c: Conn): void {
     c.dirty = true;
     this.dirty[this.dirtyCount++] = c;
-    // Inside Conn.data the chunk's end flushes (flushDirty); other sources
+    // Inside a read the outermost endRead flushes (flushDirty); other sources
     // (timers, closes, mesh) defer to a microtask so one turn's writes batch.
     if (!this.flushScheduled && this.inputDepth === 0) {
       this.flushScheduled = true;
@@ -347,7 +347,7 @@ export class DerpServer extends EventEmitter<DerpServerEvents> implements DerpSe
     }
   }
 
-  /** Flushes every dirty connection now (end of an input chunk). */
+  /** Flushes every dirty connection now (end of the outermost read). */
   flushDirty(): void {
     if (this.dirtyCount > 0) this.runFlush();
   }
