@@ -126,6 +126,8 @@ export class Conn implements StreamSink {
   readonly port: number;
   /** Read chunks are fresh buffers nobody else holds (socket reads), so frames in them may be rewritten. */
   private readonly ownsInput: boolean;
+  /** Read chunks are the transport's reused buffer: nothing may point into one after data() (copy out). */
+  private readonly transientInput: boolean;
   /** The transport's write headroom and preferred write size. */
   private readonly headroom: number;
   private readonly maxWrite: number;
@@ -146,7 +148,8 @@ export class Conn implements StreamSink {
     this.ip16 = srv.ipTo16(info.remoteAddress ?? stream.remoteAddress);
     this.port = info.remotePort ?? stream.remotePort ?? 0;
     this.headroom = stream.headroom ?? 0;
-    this.ownsInput = stream.kind !== 'other';
+    this.transientInput = stream.reusesReadBuffer === true;
+    this.ownsInput = stream.kind !== 'other' && !this.transientInput;
     this.maxWrite = stream.maxWrite ?? Number.MAX_SAFE_INTEGER;
     this.parser = new FrameParser(
       (t) => (this.state === ST_ACTIVE ? ACTIVE_LIMITS[t]! : HANDSHAKE_LIMITS[t]!),
@@ -173,14 +176,31 @@ export class Conn implements StreamSink {
 
   data(chunk: Buffer, start = 0, end = chunk.length): void {
     if (this.state === ST_CLOSED) return;
-    this.srv.tick = this.srv.clock.monotonic();
+    const srv = this.srv;
+    srv.tick = srv.clock.monotonic();
+    let lent = false;
+    if (this.transientInput) {
+      // Socket reads never nest; if one ever did, its flush would come after
+      // we return, so keep a copy rather than the reused buffer.
+      if (srv.inputDepth > 0 || srv.transientInput !== null) {
+        chunk = Buffer.from(chunk.subarray(start, end));
+        start = 0;
+        end = chunk.length;
+      } else {
+        srv.transientInput = chunk.buffer;
+        lent = true;
+      }
+    }
     this.beginRead();
     try {
       this.parser.push(chunk, start, end);
     } catch (e) {
       this.fail(e);
     } finally {
+      // Frames held while paused (rate limit, admission) outlive this read.
+      if (lent) this.parser.copyHeld(chunk.buffer);
       this.endRead();
+      if (lent) srv.transientInput = null;
     }
   }
 
@@ -535,6 +555,12 @@ export class Conn implements StreamSink {
   private pushedBack(): void {
     const srv = this.srv;
     this.blocked = true;
+    // What stays queued now outlives the current read: own it.
+    const lent = srv.transientInput;
+    if (lent !== null) {
+      this.qDisco.copyOut(lent);
+      this.qOther.copyOut(lent);
+    }
     const wt = this.isMesh ? srv.limits.meshWriteTimeoutMs : srv.limits.writeTimeoutMs;
     if (wt > 0 && this.writeTimer === null) {
       this.writeTimer = srv.clock.setTimeout(() => {

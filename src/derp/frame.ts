@@ -295,6 +295,12 @@ export class FrameParser {
     this._paused = true;
   }
 
+  /** Replaces held input that lives in `mem` by copies (that read buffer is about to be reused). */
+  copyHeld(mem: ArrayBufferLike): void {
+    const held = this.held;
+    for (let i = 0; i < held.length; i++) if (held[i]!.buffer === mem) held[i] = Buffer.from(held[i]!);
+  }
+
   /** Continues with bytes held while paused. */
   resume(): void {
     if (!this._paused) return;

@@ -2,7 +2,8 @@
  * HTTP side of DERP on a node:http (or https) server, HTTP/1.1 only:
  *
  *   GET /derp  Upgrade: websocket + subprotocol "derp" → own 101 (ws.ts) → WsSocketStream ─┐
- *   GET /derp  Upgrade: DERP (or bare "websocket")    → raw 101 / fast start → SocketStream ─┤→ DerpServer.accept
+ *   GET /derp  Upgrade: DERP (or bare "websocket")    → raw 101 / fast start → TcpStream ────┤→ DerpServer.accept
+ *                                                      (SocketStream for TLS)
  *   GET /derp  anything else                          → 426
  *   /derp/probe, /derp/latency-check                  → 200 (GET/HEAD), CORS *
  *   /generate_204                                     → 204 + X-Tailscale-Response
@@ -16,6 +17,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { DerpServer } from './server.js';
 import { SocketStream, WsSocketStream } from './stream.js';
+import { TcpStream } from './tcp-stream.js';
 import { PROTOCOL_VERSION } from './frame.js';
 import { wsAcceptKey, wsHandshakeResponse } from './ws.js';
 
@@ -26,6 +28,11 @@ export interface DerpHttpOptions {
   websocket?: boolean;
   /** Largest incoming WebSocket message (default 2 MiB; Go writers may send a whole frame per message). */
   maxWebSocketMessage?: number;
+  /**
+   * Raw DERP on plain TCP reads into one buffer shared by all connections
+   * (TcpStream) instead of Node's Readable (default true).
+   */
+  sharedReadBuffer?: boolean;
   /**
    * Optional HTTP-level gate before the connection is taken over (e.g. a
    * Coder session token in a header). Refusal answers 401; a throw answers 500.
@@ -80,6 +87,7 @@ export function createDerpHttpHandlers(server: DerpServer, opts: DerpHttpOptions
   const derpPath = opts.path ?? '/derp';
   const wsEnabled = opts.websocket ?? true;
   const wsMaxMessage = opts.maxWebSocketMessage ?? 2 * 1024 * 1024;
+  const sharedRead = opts.sharedReadBuffer ?? true;
   const upgradeHead = Buffer.from(
     'HTTP/1.1 101 Switching Protocols\r\n' +
       'Upgrade: DERP\r\n' +
@@ -124,7 +132,8 @@ export function createDerpHttpHandlers(server: DerpServer, opts: DerpHttpOptions
     sock.setKeepAlive?.(true, 10 * 60_000);
     sock.setTimeout?.(0);
     const fastStart = req.headers['derp-fast-start'] === '1';
-    server.accept(new SocketStream(socket, head), {
+    const stream = (sharedRead ? TcpStream.takeOver(socket, head, server.readBuffer(), remoteAddress, remotePort) : null) ?? new SocketStream(socket, head);
+    server.accept(stream, {
       remoteAddress,
       remotePort,
       notIdeal,

@@ -59,6 +59,21 @@ export class PacketQueue {
     this.size--;
   }
 
+  /** Copies out every packet that lives in `mem` (a read buffer about to be reused). */
+  copyOut(mem: ArrayBufferLike): void {
+    const len = this.pay.length;
+    for (let k = 0, i = this.head; k < this.size; k++, i = i + 1 === len ? 0 : i + 1) {
+      const p = this.pay[i]!;
+      if (p.buffer !== mem) continue;
+      const off = this.off[i]!;
+      const copy = Buffer.allocUnsafe(p.length - off);
+      p.copy(copy, 0, off);
+      this.pay[i] = copy;
+      this.off[i] = 0;
+      this.inl[i] = 0;
+    }
+  }
+
   clear(visit?: (pay: Buffer, off: number) => void): void {
     while (this.size > 0) {
       if (visit) visit(this.pay[this.head]!, this.off[this.head]!);

@@ -125,6 +125,8 @@ export interface DerpServerEvents {
 
 /** Free write slabs kept for reuse (each maxFlushBytes, 256 KiB by default). */
 const MAX_FREE_SLABS = 32;
+/** libuv's own read size: one read takes what a busy sender's socket holds. */
+const READ_BUFFER_SIZE = 64 * 1024;
 
 const DUP_HEALTH = 'this node key is connected to this DERP server more than once; only the most recent sender receives packets';
 
@@ -141,6 +143,12 @@ export interface DerpServerCore {
   tick: number;
   activitySeq: number;
   inputDepth: number;
+  /**
+   * During a read from a transport that reuses its read buffer: that
+   * buffer's memory. Packets of it still queued when a receiver pushes back
+   * are copied out before the read returns.
+   */
+  transientInput: ArrayBufferLike | null;
   flushDirty(): void;
   random(): number;
   ipTo16(addr: string | undefined): Buffer | null;
@@ -175,6 +183,8 @@ export class DerpServer extends EventEmitter<DerpServerEvents> implements DerpSe
   activitySeq = 0;
   /** Reads in progress (Conn.data, or a transport's beginRead bracket; nested when a write feeds another connection synchronously). */
   inputDepth = 0;
+  transientInput: ArrayBufferLike | null = null;
+  private sharedReadBuffer: Buffer | null = null;
 
   private readonly serverKeyFrame: Buffer;
   private readonly clients = new Map<string, ClientSet>();
@@ -322,6 +332,14 @@ export class DerpServer extends EventEmitter<DerpServerEvents> implements DerpSe
   }
 
   // ---- Conn callbacks ---------------------------------------------------------------
+
+  /**
+   * The read buffer of every TcpStream on this server. Reads never nest, and
+   * Conn copies out what it keeps (see StreamSink.data), so one is enough.
+   */
+  readBuffer(): Buffer {
+    return (this.sharedReadBuffer ??= Buffer.allocUnsafeSlow(READ_BUFFER_SIZE));
+  }
 
   /** A maxFlushBytes write buffer; recycled through returnSlab once the transport is done with it. */
   takeSlab(): Buffer {

@@ -9,7 +9,11 @@ import type { WebSocket } from 'ws';
 import { WS_MAX_SMALL_HEADER, WS_OP_BINARY, WS_OP_CLOSE, WS_OP_PING, WS_OP_PONG, WsReader, wsCloseFrame, wsFrame, wsHeaderLen, writeWsHeaderBefore } from './ws.js';
 
 export interface StreamSink {
-  /** Bytes chunk[start..end) (the whole chunk by default) arrived. */
+  /**
+   * Bytes chunk[start..end) (the whole chunk by default) arrived. If the
+   * stream `reusesReadBuffer`, the sink holds no reference into chunk once
+   * this returns (it copies what it keeps).
+   */
   data(chunk: Buffer, start?: number, end?: number): void;
   /** Writes may continue after write() returned false. */
   drain(): void;
@@ -31,6 +35,8 @@ export interface DerpStream {
   readonly headroom?: number;
   /** Preferred largest write (data bytes); larger ones still work, split by the transport. */
   readonly maxWrite?: number;
+  /** The chunks given to sink.data() are one buffer, overwritten by the next read (see StreamSink.data). */
+  readonly reusesReadBuffer?: boolean;
   start(sink: StreamSink): void;
   /**
    * Sends buf[start..] (start defaults to 0); buf[0..start) is scratch space

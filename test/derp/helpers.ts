@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
 import { pino } from 'pino';
 import { DerpServer, type DerpServerOptions } from '../../src/derp/server.js';
-import { createDerpHttpHandlers } from '../../src/derp/http.js';
+import { createDerpHttpHandlers, type DerpHttpOptions } from '../../src/derp/http.js';
 import { DerpClient, type DerpClientOptions, type DerpMessage } from '../../src/derp/client.js';
 import { keyPair } from '../../src/derp/key.js';
 
@@ -17,7 +17,7 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(opts: Partial<DerpServerOptions> = {}): Promise<Harness> {
+export async function startHarness(opts: Partial<DerpServerOptions> = {}, httpOpts: DerpHttpOptions = {}): Promise<Harness> {
   const registry = new Registry();
   const derp = new DerpServer({
     privateKey: keyPair().privateKey,
@@ -25,7 +25,7 @@ export async function startHarness(opts: Partial<DerpServerOptions> = {}): Promi
     registry,
     ...opts,
   });
-  const h = createDerpHttpHandlers(derp);
+  const h = createDerpHttpHandlers(derp, httpOpts);
   const http = createServer((req, res) => {
     if (!h.handleRequest(req, res)) {
       res.writeHead(404);

@@ -12,7 +12,8 @@ describe('RecvPacket rewritten in place from the SendPacket read chunk', () => {
   for (const websocket of [false, true]) {
     it(`relays intact packets of every size from a ${websocket ? 'WebSocket' : 'DERP'} sender to a TCP receiver, rewriting in place`, async () => {
       const spy = vi.spyOn(Conn.prototype as unknown as { sendInPlace: () => void }, 'sendInPlace');
-      h = await startHarness();
+      // Raw DERP reads into the shared buffer unless told otherwise (shared-read.test.ts).
+      h = await startHarness({}, { sharedReadBuffer: false });
       const a = await h.connect({ websocket });
       const b = await h.connect();
       for (const size of [0, 1, 31, 32, 33, 100, 1400, 16_000, 65_536]) {

@@ -30,7 +30,8 @@ const { values } = parseArgs({
 const logger = pino({ level: process.env.LOG_LEVEL ?? 'warn' }, pino.destination(2));
 const meshKey = values['mesh-key'] ?? process.env.TAILNETD_MESH_KEY ?? randomBytes(32).toString('hex');
 const derp = new DerpServer({ privateKey: generatePrivateKey(), meshKey, logger, registry: new Registry() });
-const { handleRequest, handleUpgrade } = createDerpHttpHandlers(derp);
+// TAILNETD_DERP_SHARED_READ=0: raw DERP through Node's Readable (bench A/B of TcpStream).
+const { handleRequest, handleUpgrade } = createDerpHttpHandlers(derp, { sharedReadBuffer: process.env.TAILNETD_DERP_SHARED_READ !== '0' });
 
 const http = createServer((req, res) => {
   if (handleRequest(req, res)) return;

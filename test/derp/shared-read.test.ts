@@ -1,0 +1,177 @@
+/**
+ * Raw DERP over plain TCP reads into one buffer shared by all connections
+ * (TcpStream). Whatever outlives a read must be copied out of it: packets
+ * queued for a receiver that pushed back, and frames the parser holds while
+ * a client is rate-limited. Each test makes other connections' reads
+ * overwrite that buffer meanwhile and checks every byte that comes out.
+ */
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { startHarness, next, waitFor, type Harness } from './helpers.js';
+import { rawPeer, endsWithin } from './raw.js';
+import { WebSocket } from 'ws';
+import { FrameParser, FrameType, encodeFrame } from '../../src/derp/frame.js';
+import { seal } from '../../src/derp/box.js';
+import { keyPair } from '../../src/derp/key.js';
+import { PacketQueue } from '../../src/derp/queue.js';
+import { TcpStream } from '../../src/derp/tcp-stream.js';
+import { SocketStream } from '../../src/derp/stream.js';
+import { ManualClock } from '../../src/util/clock.js';
+import type { DerpClient } from '../../src/derp/client.js';
+
+let h: Harness;
+afterEach(async () => {
+  vi.restoreAllMocks();
+  await h?.close();
+});
+
+/** A packet whose every byte follows from (sender, seq): any foreign byte shows. */
+function patterned(sender: number, seq: number, size: number): Buffer {
+  const b = Buffer.allocUnsafe(size);
+  b.writeUInt32BE(seq, 0);
+  b[4] = sender;
+  for (let i = 5; i < size; i++) b[i] = (seq * 31 + sender * 7 + i) & 0xff;
+  return b;
+}
+
+function intact(b: Buffer, size: number): boolean {
+  return b.length === size && b.equals(patterned(b[4]!, b.readUInt32BE(0), size));
+}
+
+/** A DERP peer over the `ws` library, whose reading can be paused. */
+async function wsPeer(port: number): Promise<{ ws: WebSocket; key: Buffer; packets: Buffer[] }> {
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/derp`, 'derp');
+  const packets: Buffer[] = [];
+  let serverKey: Buffer | null = null;
+  let ready: () => void = () => {};
+  const gotInfo = new Promise<void>((r) => (ready = r));
+  const parser = new FrameParser(
+    () => 1 << 20,
+    (type, payload) => {
+      if (type === FrameType.ServerKey) serverKey = Buffer.from(payload.subarray(8, 40));
+      else if (type === FrameType.ServerInfo) ready();
+      else if (type === FrameType.RecvPacket) packets.push(Buffer.from(payload.subarray(32)));
+      return true;
+    },
+  );
+  ws.on('message', (d: Buffer) => parser.push(d));
+  await new Promise((r) => ws.on('open', r));
+  await waitFor(() => serverKey !== null);
+  const kp = keyPair();
+  ws.send(encodeFrame(FrameType.ClientInfo, kp.publicKey, seal(Buffer.from('{"version":2}'), kp.privateKey, serverKey!)));
+  await gotInfo;
+  return { ws, key: kp.publicKey, packets };
+}
+
+/** Keeps other connections' reads going through the shared buffer. */
+async function churn(from: DerpClient, to: DerpClient, rounds: number): Promise<void> {
+  let got = 0;
+  to.onPacket = () => void got++;
+  for (let r = 0; r < rounds; r++) {
+    for (let i = 0; i < 20; i++) from.send(to.publicKey, Buffer.alloc(1200, 0xee));
+    await waitFor(() => got === (r + 1) * 20, 5000);
+  }
+}
+
+describe('shared read buffer (TcpStream)', () => {
+  it('takes over raw DERP sockets; the HTTP server still counts them and closes when they end', async () => {
+    const taken = vi.spyOn(TcpStream, 'takeOver');
+    h = await startHarness();
+    const a = await h.connect();
+    const b = await h.connect();
+    expect(taken.mock.results.every((r) => r.value instanceof TcpStream)).toBe(true);
+    expect(taken).toHaveBeenCalledTimes(2);
+    for (const size of [0, 1, 33, 1400, 16_000, 65_536]) {
+      const pkt = patterned(1, size, Math.max(size, 5)).subarray(0, size);
+      a.send(b.publicKey, pkt);
+      const m = await next(b);
+      if (m.type !== 'packet') throw new Error(`expected packet, got ${m.type}`);
+      expect(m.data.equals(pkt)).toBe(true);
+    }
+    const count = (): Promise<number> => new Promise((r, j) => h.http.getConnections((e, n) => (e ? j(e) : r(n))));
+    expect(await count()).toBe(2);
+    a.close();
+    await waitFor(() => h.derp.connectionCount === 1);
+    expect(await count()).toBe(1);
+  });
+
+  it('a peer that half-closes (EOF) ends its session', async () => {
+    h = await startHarness();
+    const p = await rawPeer(h.port);
+    await p.handshake();
+    expect(h.derp.connectionCount).toBe(1);
+    p.sock.end();
+    expect(await endsWithin(p, 3000)).toBe(true);
+    await waitFor(() => h.derp.connectionCount === 0);
+  });
+
+  it('falls back to the Readable stream when disabled', async () => {
+    const taken = vi.spyOn(TcpStream, 'takeOver');
+    const start = vi.spyOn(SocketStream.prototype, 'start');
+    h = await startHarness({}, { sharedReadBuffer: false });
+    const a = await h.connect();
+    const b = await h.connect();
+    a.send(b.publicKey, Buffer.from('x'));
+    expect((await next(b)).type).toBe('packet');
+    expect(taken).not.toHaveBeenCalled();
+    expect(start).toHaveBeenCalledTimes(2);
+  });
+
+  it('packets queued for a receiver that stopped reading stay intact while later reads reuse the buffer', async () => {
+    // A WebSocket receiver takes ≤16 KiB per write, so one 64 KiB read leaves
+    // packets queued behind its first refused write: those must be copied out.
+    const copyOut = vi.spyOn(PacketQueue.prototype, 'copyOut');
+    h = await startHarness({ limits: { queueDepth: 64, writeTimeoutMs: 0 } });
+    const senders = [await h.connect(), await h.connect(), await h.connect()];
+    const bob = await h.connect();
+    const cathy = await wsPeer(h.port);
+    cathy.ws.pause();
+    const SIZE = 1400;
+    let seq = 0;
+    // Fill the socket buffers towards cathy until the server holds packets
+    // for her, then stop: later packets would be copied on arrival (she is
+    // blocked) and push the ones of that read out of her queue.
+    for (let round = 0; round < 400 && copyOut.mock.calls.length === 0; round++) {
+      for (let i = 0; i < 20; i++) senders[round % 3]!.send(cathy.key, patterned(round % 3, seq++, SIZE));
+      await churn(senders[0]!, bob, 1);
+    }
+    expect(copyOut).toHaveBeenCalled();
+    await churn(senders[1]!, bob, 10);
+    const before = cathy.packets.length;
+    cathy.ws.resume();
+    await waitFor(() => cathy.packets.length > before, 5000);
+    let n = cathy.packets.length;
+    for (;;) {
+      await new Promise((r) => setTimeout(r, 300));
+      if (cathy.packets.length === n) break;
+      n = cathy.packets.length;
+    }
+    expect(n).toBeGreaterThan(64);
+    expect(cathy.packets.filter((p) => !intact(p, SIZE))).toEqual([]);
+  });
+
+  it('frames held while a client is rate-limited stay intact while other reads reuse the buffer', async () => {
+    const clock = new ManualClock();
+    h = await startHarness({ clock, limits: { perClientBytesPerSec: 65568, perClientBurstBytes: 65568 } });
+    const a = await h.connect();
+    const b = await h.connect();
+    const c = await h.connect();
+    const d = await h.connect();
+    const SIZE = 1000;
+    const N = 120;
+    const got: Buffer[] = [];
+    b.onPacket = (_src, data) => void got.push(Buffer.from(data));
+    // ~64 frames fit the burst; the rest of that read is held by the paused parser.
+    for (let i = 0; i < N; i++) a.send(b.publicKey, patterned(0, i, SIZE));
+    await waitFor(() => got.length >= 60);
+    await new Promise((r) => setTimeout(r, 100));
+    const before = got.length;
+    expect(before).toBeLessThan(N);
+    await churn(c, d, 2); // c is rate-limited too: stay under its burst
+    for (let t = 0; t < 10 && got.length < N; t++) {
+      clock.advance(1001);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await waitFor(() => got.length === N, 5000);
+    expect(got.every((p, i) => intact(p, SIZE) && p.readUInt32BE(0) === i)).toBe(true);
+  });
+});
