@@ -126,8 +126,10 @@ export class Conn implements StreamSink {
   readonly port: number;
   /** Read chunks are fresh buffers nobody else holds (socket reads), so frames in them may be rewritten. */
   private readonly ownsInput: boolean;
-  /** Read chunks are the transport's reused buffer: nothing may point into one after data() (copy out). */
-  private readonly transientInput: boolean;
+  /** This connection's current read is lent to the server (see beginRead). */
+  private lending = false;
+  /** The current read reuses its buffer but could not be lent: data() copies. */
+  private copyReads = false;
   /** The transport's write headroom and preferred write size. */
   private readonly headroom: number;
   private readonly maxWrite: number;
@@ -148,8 +150,7 @@ export class Conn implements StreamSink {
     this.ip16 = srv.ipTo16(info.remoteAddress ?? stream.remoteAddress);
     this.port = info.remotePort ?? stream.remotePort ?? 0;
     this.headroom = stream.headroom ?? 0;
-    this.transientInput = stream.reusesReadBuffer === true;
-    this.ownsInput = stream.kind !== 'other' && !this.transientInput;
+    this.ownsInput = stream.kind !== 'other' && stream.reusesReadBuffer !== true;
     this.maxWrite = stream.maxWrite ?? Number.MAX_SAFE_INTEGER;
     this.parser = new FrameParser(
       (t) => (this.state === ST_ACTIVE ? ACTIVE_LIMITS[t]! : HANDSHAKE_LIMITS[t]!),
@@ -178,34 +179,37 @@ export class Conn implements StreamSink {
     if (this.state === ST_CLOSED) return;
     const srv = this.srv;
     srv.tick = srv.clock.monotonic();
-    let lent = false;
-    if (this.transientInput) {
-      // Socket reads never nest; if one ever did, its flush would come after
-      // we return, so keep a copy rather than the reused buffer.
-      if (srv.inputDepth > 0 || srv.transientInput !== null) {
-        chunk = Buffer.from(chunk.subarray(start, end));
-        start = 0;
-        end = chunk.length;
-      } else {
-        srv.transientInput = chunk.buffer;
-        lent = true;
-      }
+    if (this.copyReads) {
+      chunk = Buffer.from(chunk.subarray(start, end));
+      start = 0;
+      end = chunk.length;
     }
-    this.beginRead();
+    srv.inputDepth++;
     try {
       this.parser.push(chunk, start, end);
     } catch (e) {
       this.fail(e);
     } finally {
-      // Frames held while paused (rate limit, admission) outlive this read.
-      if (lent) this.parser.copyHeld(chunk.buffer);
-      this.endRead();
-      if (lent) srv.transientInput = null;
+      if (--srv.inputDepth === 0) srv.flushDirty();
     }
   }
 
-  beginRead(): void {
-    this.srv.inputDepth++;
+  /**
+   * A transport read that may make several data() calls begins; `mem` is
+   * given when its chunks live in a buffer the transport reuses after
+   * endRead. That read is lent to the server (srv.transientInput) so what
+   * must outlive it is copied out; a nested read, which cannot be lent,
+   * copies its chunks instead.
+   */
+  beginRead(mem?: ArrayBufferLike): void {
+    const srv = this.srv;
+    if (mem !== undefined) {
+      if (srv.inputDepth === 0 && srv.transientInput === null) {
+        srv.transientInput = mem;
+        this.lending = true;
+      } else this.copyReads = true;
+    }
+    srv.inputDepth++;
   }
 
   /**
@@ -214,7 +218,15 @@ export class Conn implements StreamSink {
    * and bound function.
    */
   endRead(): void {
-    if (--this.srv.inputDepth === 0) this.srv.flushDirty();
+    const srv = this.srv;
+    // Frames held while paused (rate limit, admission) outlive the read.
+    if (this.lending) this.parser.copyHeld(srv.transientInput!);
+    if (--srv.inputDepth === 0) srv.flushDirty();
+    if (this.lending) {
+      srv.transientInput = null;
+      this.lending = false;
+    }
+    this.copyReads = false;
   }
 
   drain(): void {

@@ -29,8 +29,9 @@ export interface DerpHttpOptions {
   /** Largest incoming WebSocket message (default 2 MiB; Go writers may send a whole frame per message). */
   maxWebSocketMessage?: number;
   /**
-   * Raw DERP on plain TCP reads into one buffer shared by all connections
-   * (TcpStream) instead of Node's Readable (default true).
+   * DERP on plain TCP (raw or WebSocket) reads into one buffer shared by all
+   * connections (TcpStream, WsSocketStream) instead of Node's Readable
+   * (default true).
    */
   sharedReadBuffer?: boolean;
   /**
@@ -115,7 +116,8 @@ export function createDerpHttpHandlers(server: DerpServer, opts: DerpHttpOptions
       sock.setNoDelay?.(true);
       sock.setKeepAlive?.(true, 10 * 60_000);
       sock.setTimeout?.(0);
-      const stream = new WsSocketStream(socket, head, wsHandshakeResponse(accept, speaksDerp ? 'derp' : null), wsMaxMessage, remoteAddress, remotePort);
+      const handshake = wsHandshakeResponse(accept, speaksDerp ? 'derp' : null);
+      const stream = new WsSocketStream(socket, head, handshake, wsMaxMessage, remoteAddress, remotePort, sharedRead ? server.readBuffer() : undefined);
       if (!speaksDerp) {
         stream.start({ data: () => {}, drain: () => {}, closed: () => {} });
         stream.closeWith(1008, 'client must speak the derp subprotocol');

@@ -6,13 +6,13 @@
 import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
+import { takeOverSocket } from './socket-takeover.js';
 import { WS_MAX_SMALL_HEADER, WS_OP_BINARY, WS_OP_CLOSE, WS_OP_PING, WS_OP_PONG, WsReader, wsCloseFrame, wsFrame, wsHeaderLen, writeWsHeaderBefore } from './ws.js';
 
 export interface StreamSink {
   /**
-   * Bytes chunk[start..end) (the whole chunk by default) arrived. If the
-   * stream `reusesReadBuffer`, the sink holds no reference into chunk once
-   * this returns (it copies what it keeps).
+   * Bytes chunk[start..end) (the whole chunk by default) arrived. A chunk
+   * inside a beginRead(mem) bracket is not referenced after endRead.
    */
   data(chunk: Buffer, start?: number, end?: number): void;
   /** Writes may continue after write() returned false. */
@@ -21,9 +21,11 @@ export interface StreamSink {
   /**
    * Optional bracket around one transport read that makes several data()
    * calls (a TCP chunk holding many WebSocket messages): the output they
-   * route is written once, at endRead, not after each data() call.
+   * route is written once, at endRead, not after each data() call. `mem`:
+   * the read's chunks live in this memory, which the transport reuses after
+   * endRead (a transport that reusesReadBuffer must always bracket).
    */
-  beginRead?(): void;
+  beginRead?(mem?: ArrayBufferLike): void;
   endRead?(): void;
 }
 
@@ -35,7 +37,7 @@ export interface DerpStream {
   readonly headroom?: number;
   /** Preferred largest write (data bytes); larger ones still work, split by the transport. */
   readonly maxWrite?: number;
-  /** The chunks given to sink.data() are one buffer, overwritten by the next read (see StreamSink.data). */
+  /** Reads land in one buffer, overwritten by the next read (see StreamSink.beginRead). */
   readonly reusesReadBuffer?: boolean;
   start(sink: StreamSink): void;
   /**
@@ -238,21 +240,30 @@ export class WsSocketStream implements DerpStream {
   readonly kind = 'websocket' as const;
   readonly headroom = WS_MAX_SMALL_HEADER;
   readonly maxWrite = WS_MAX_OUT_MESSAGE;
+  /** Reads go to the server's shared buffer (the socket was taken over, see socket-takeover.ts). */
+  readonly reusesReadBuffer: boolean;
+  private sock: Duplex;
   private prefix: Buffer | null;
   private sink: StreamSink = NO_SINK;
   private readonly reader: WsReader;
+  /** Reads that arrived before start() on a taken-over socket (copied). */
+  private early: Buffer[] | null = null;
   /** A Close frame went out: nothing more is sent. */
   private closeSent = false;
   private ended = false;
+  /** The sink paused us (possibly before start() finished). */
+  private paused = false;
 
   constructor(
-    private readonly sock: Duplex,
+    sock: Duplex,
     private readonly head: Buffer,
     /** The HTTP 101 response, sent in the same write as the first message. */
     handshake: Buffer,
     maxMessage: number,
     readonly remoteAddress: string | undefined,
     readonly remotePort: number | undefined,
+    /** Read into this shared buffer instead of Node's Readable when the socket can be taken over. */
+    readBuffer?: Buffer,
   ) {
     this.prefix = handshake;
     this.reader = new WsReader(
@@ -263,6 +274,10 @@ export class WsSocketStream implements DerpStream {
       },
       maxMessage,
     );
+    const taken = readBuffer ? takeOverSocket(sock, { buffer: readBuffer, onRead: (n, b) => this.onSharedRead(n, b) }) : null;
+    this.sock = taken ?? sock;
+    this.reusesReadBuffer = taken !== null;
+    if (taken) this.early = [];
   }
 
   start(sink: StreamSink): void {
@@ -277,16 +292,32 @@ export class WsSocketStream implements DerpStream {
     sock.on('end', () => {
       if (!this.ended) sock.destroy();
     });
-    const read = (c: Buffer): void => {
-      sink.beginRead?.();
-      try {
-        if (!this.reader.dead) this.reader.push(c);
-      } finally {
-        sink.endRead?.();
-      }
-    };
-    if (this.head.length > 0) read(this.head);
-    sock.on('data', read);
+    if (this.head.length > 0) this.read(this.head, this.head.length, undefined);
+    const early = this.early;
+    if (early === null) {
+      sock.on('data', (c: Buffer) => this.read(c, c.length, undefined));
+      return;
+    }
+    this.early = null;
+    for (const c of early) this.read(c, c.length, undefined);
+    // Flowing mode, so that EOF is reported as 'end' (no data goes through the Readable).
+    if (!this.paused) sock.resume();
+  }
+
+  private onSharedRead(n: number, b: Buffer): void {
+    if (this.early !== null) this.early.push(Buffer.from(b.subarray(0, n)));
+    else this.read(b, n, b.buffer);
+  }
+
+  /** One socket read: what its messages route leaves in one write per receiver. */
+  private read(c: Buffer, n: number, mem: ArrayBufferLike | undefined): void {
+    const sink = this.sink;
+    sink.beginRead?.(mem);
+    try {
+      if (!this.reader.dead) this.reader.push(c, n);
+    } finally {
+      sink.endRead?.();
+    }
   }
 
   write(buf: Buffer, done?: () => void, start = 0): boolean {
@@ -341,10 +372,12 @@ export class WsSocketStream implements DerpStream {
   }
 
   pause(): void {
+    this.paused = true;
     this.sock.pause();
   }
 
   resume(): void {
+    this.paused = false;
     this.sock.resume();
   }
 

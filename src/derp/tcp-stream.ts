@@ -1,9 +1,9 @@
 /**
  * Raw DERP on a plain TCP socket taken over from the HTTP server
  * (socket-takeover.ts). Reads land in one buffer shared by every such
- * connection of a DerpServer and go straight to the sink: the stream says
- * `reusesReadBuffer`, so the sink (Conn) copies out whatever it still needs
- * when data() returns, and no per-read buffer is ever allocated.
+ * connection of a DerpServer and go straight to the sink, bracketed by
+ * beginRead(mem)/endRead: the sink (Conn) copies out whatever it still needs
+ * before endRead returns, and no per-read buffer is ever allocated.
  */
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -37,8 +37,17 @@ export class TcpStream implements DerpStream {
   }
 
   private onRead(n: number, b: Buffer): void {
-    if (this.sink !== null) this.sink.data(b, 0, n);
-    else this.early.push(Buffer.from(b.subarray(0, n)));
+    const sink = this.sink;
+    if (sink === null) {
+      this.early.push(Buffer.from(b.subarray(0, n)));
+      return;
+    }
+    sink.beginRead?.(b.buffer);
+    try {
+      sink.data(b, 0, n);
+    } finally {
+      sink.endRead?.();
+    }
   }
 
   start(sink: StreamSink): void {

@@ -155,13 +155,12 @@ export class WsReader {
     return this.state === R_DEAD;
   }
 
-  /** Feeds socket bytes; `chunk` is unmasked in place. */
-  push(chunk: Buffer): void {
+  /** Feeds socket bytes chunk[0..n); they are unmasked in place. */
+  push(chunk: Buffer, n = chunk.length): void {
     let o = 0;
-    const n = chunk.length;
     while (o < n && this.state !== R_DEAD) {
       if (this.state === R_HEAD) {
-        o = this.readHead(chunk, o);
+        o = this.readHead(chunk, o, n);
         continue;
       }
       const take = Math.min(this.left, n - o);
@@ -185,17 +184,17 @@ export class WsReader {
     return Number.MAX_SAFE_INTEGER;
   }
 
-  /** Parses as much of a frame header as `c[o..]` holds; returns the new offset. */
-  private readHead(c: Buffer, o: number): number {
+  /** Parses as much of a frame header as `c[o..n)` holds; returns the new offset. */
+  private readHead(c: Buffer, o: number, n: number): number {
     // Fast path: the whole header is in this chunk.
-    if (this.headLen === 0 && c.length - o >= 2) {
+    if (this.headLen === 0 && n - o >= 2) {
       const need = headerNeed(c[o + 1]!);
-      if (c.length - o >= need) return this.startFrame(c, o, o + need);
+      if (n - o >= need) return this.startFrame(c, o, o + need);
     }
     const h = this.head;
     let need = this.headLen < 2 ? 2 : headerNeed(h[1]!);
-    while (this.headLen < need && o < c.length) {
-      const take = Math.min(need - this.headLen, c.length - o);
+    while (this.headLen < need && o < n) {
+      const take = Math.min(need - this.headLen, n - o);
       c.copy(h, this.headLen, o, o + take);
       this.headLen += take;
       o += take;

@@ -16,6 +16,7 @@ import { PacketQueue } from '../../src/derp/queue.js';
 import { TcpStream } from '../../src/derp/tcp-stream.js';
 import { SocketStream } from '../../src/derp/stream.js';
 import { ManualClock } from '../../src/util/clock.js';
+import { DerpServer } from '../../src/derp/server.js';
 import type { DerpClient } from '../../src/derp/client.js';
 
 let h: Harness;
@@ -73,13 +74,15 @@ async function churn(from: DerpClient, to: DerpClient, rounds: number): Promise<
 }
 
 describe('shared read buffer (TcpStream)', () => {
-  it('takes over raw DERP sockets; the HTTP server still counts them and closes when they end', async () => {
+  it('takes over raw DERP and WebSocket sockets; the HTTP server still counts them and closes when they end', async () => {
     const taken = vi.spyOn(TcpStream, 'takeOver');
+    const accept = vi.spyOn(DerpServer.prototype, 'accept');
     h = await startHarness();
     const a = await h.connect();
-    const b = await h.connect();
+    const b = await h.connect({ websocket: true });
     expect(taken.mock.results.every((r) => r.value instanceof TcpStream)).toBe(true);
-    expect(taken).toHaveBeenCalledTimes(2);
+    expect(taken).toHaveBeenCalledTimes(1);
+    expect(accept.mock.calls.map(([s]) => s.reusesReadBuffer)).toEqual([true, true]);
     for (const size of [0, 1, 33, 1400, 16_000, 65_536]) {
       const pkt = patterned(1, size, Math.max(size, 5)).subarray(0, size);
       a.send(b.publicKey, pkt);
@@ -107,71 +110,78 @@ describe('shared read buffer (TcpStream)', () => {
   it('falls back to the Readable stream when disabled', async () => {
     const taken = vi.spyOn(TcpStream, 'takeOver');
     const start = vi.spyOn(SocketStream.prototype, 'start');
+    const accept = vi.spyOn(DerpServer.prototype, 'accept');
     h = await startHarness({}, { sharedReadBuffer: false });
     const a = await h.connect();
-    const b = await h.connect();
+    const b = await h.connect({ websocket: true });
     a.send(b.publicKey, Buffer.from('x'));
     expect((await next(b)).type).toBe('packet');
+    b.send(a.publicKey, Buffer.from('y'));
+    expect((await next(a)).type).toBe('packet');
     expect(taken).not.toHaveBeenCalled();
-    expect(start).toHaveBeenCalledTimes(2);
+    expect(start).toHaveBeenCalledTimes(1);
+    expect(accept.mock.calls.map(([s]) => s.reusesReadBuffer === true)).toEqual([false, false]);
   });
 
-  it('packets queued for a receiver that stopped reading stay intact while later reads reuse the buffer', async () => {
-    // A WebSocket receiver takes ≤16 KiB per write, so one 64 KiB read leaves
-    // packets queued behind its first refused write: those must be copied out.
-    const copyOut = vi.spyOn(PacketQueue.prototype, 'copyOut');
-    h = await startHarness({ limits: { queueDepth: 64, writeTimeoutMs: 0 } });
-    const senders = [await h.connect(), await h.connect(), await h.connect()];
-    const bob = await h.connect();
-    const cathy = await wsPeer(h.port);
-    cathy.ws.pause();
-    const SIZE = 1400;
-    let seq = 0;
-    // Fill the socket buffers towards cathy until the server holds packets
-    // for her, then stop: later packets would be copied on arrival (she is
-    // blocked) and push the ones of that read out of her queue.
-    for (let round = 0; round < 400 && copyOut.mock.calls.length === 0; round++) {
-      for (let i = 0; i < 20; i++) senders[round % 3]!.send(cathy.key, patterned(round % 3, seq++, SIZE));
-      await churn(senders[0]!, bob, 1);
-    }
-    expect(copyOut).toHaveBeenCalled();
-    await churn(senders[1]!, bob, 10);
-    const before = cathy.packets.length;
-    cathy.ws.resume();
-    await waitFor(() => cathy.packets.length > before, 5000);
-    let n = cathy.packets.length;
-    for (;;) {
-      await new Promise((r) => setTimeout(r, 300));
-      if (cathy.packets.length === n) break;
-      n = cathy.packets.length;
-    }
-    expect(n).toBeGreaterThan(64);
-    expect(cathy.packets.filter((p) => !intact(p, SIZE))).toEqual([]);
-  });
+  for (const websocket of [false, true]) {
+    const via = websocket ? 'WebSocket' : 'raw DERP';
+    it(`packets queued for a receiver that stopped reading stay intact while later reads reuse the buffer (${via} senders)`, async () => {
+      // A WebSocket receiver takes ≤16 KiB per write, so one 64 KiB read leaves
+      // packets queued behind its first refused write: those must be copied out.
+      const copyOut = vi.spyOn(PacketQueue.prototype, 'copyOut');
+      h = await startHarness({ limits: { queueDepth: 64, writeTimeoutMs: 0 } });
+      const senders = [await h.connect({ websocket }), await h.connect({ websocket }), await h.connect({ websocket })];
+      const bob = await h.connect();
+      const cathy = await wsPeer(h.port);
+      cathy.ws.pause();
+      const SIZE = 1400;
+      let seq = 0;
+      // Fill the socket buffers towards cathy until the server holds packets
+      // for her, then stop: later packets would be copied on arrival (she is
+      // blocked) and push the ones of that read out of her queue.
+      for (let round = 0; round < 400 && copyOut.mock.calls.length === 0; round++) {
+        for (let i = 0; i < 20; i++) senders[round % 3]!.send(cathy.key, patterned(round % 3, seq++, SIZE));
+        await churn(senders[0]!, bob, 1);
+      }
+      expect(copyOut).toHaveBeenCalled();
+      await churn(senders[1]!, bob, 10);
+      const before = cathy.packets.length;
+      cathy.ws.resume();
+      await waitFor(() => cathy.packets.length > before, 5000);
+      let n = cathy.packets.length;
+      for (;;) {
+        await new Promise((r) => setTimeout(r, 300));
+        if (cathy.packets.length === n) break;
+        n = cathy.packets.length;
+      }
+      expect(n).toBeGreaterThan(64);
+      expect(cathy.packets.filter((p) => !intact(p, SIZE))).toEqual([]);
+    });
 
-  it('frames held while a client is rate-limited stay intact while other reads reuse the buffer', async () => {
-    const clock = new ManualClock();
-    h = await startHarness({ clock, limits: { perClientBytesPerSec: 65568, perClientBurstBytes: 65568 } });
-    const a = await h.connect();
-    const b = await h.connect();
-    const c = await h.connect();
-    const d = await h.connect();
-    const SIZE = 1000;
-    const N = 120;
-    const got: Buffer[] = [];
-    b.onPacket = (_src, data) => void got.push(Buffer.from(data));
-    // ~64 frames fit the burst; the rest of that read is held by the paused parser.
-    for (let i = 0; i < N; i++) a.send(b.publicKey, patterned(0, i, SIZE));
-    await waitFor(() => got.length >= 60);
-    await new Promise((r) => setTimeout(r, 100));
-    const before = got.length;
-    expect(before).toBeLessThan(N);
-    await churn(c, d, 2); // c is rate-limited too: stay under its burst
-    for (let t = 0; t < 10 && got.length < N; t++) {
-      clock.advance(1001);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    await waitFor(() => got.length === N, 5000);
-    expect(got.every((p, i) => intact(p, SIZE) && p.readUInt32BE(0) === i)).toBe(true);
-  });
+    it(`frames held while a client is rate-limited stay intact while other reads reuse the buffer (${via} sender)`, async () => {
+      const clock = new ManualClock();
+      h = await startHarness({ clock, limits: { perClientBytesPerSec: 65568, perClientBurstBytes: 65568 } });
+      const a = await h.connect({ websocket });
+      const b = await h.connect();
+      const c = await h.connect({ websocket });
+      const d = await h.connect();
+      const SIZE = 1000;
+      const N = 120;
+      const got: Buffer[] = [];
+      b.onPacket = (_src, data) => void got.push(Buffer.from(data));
+      // ~64 frames fit the burst; the rest of that read is held by the paused parser.
+      for (let i = 0; i < N; i++) a.send(b.publicKey, patterned(0, i, SIZE));
+      await waitFor(() => got.length >= 60);
+      await new Promise((r) => setTimeout(r, 100));
+      const before = got.length;
+      expect(before).toBeLessThan(N);
+      await churn(c, d, 2); // c is rate-limited too: stay under its burst
+      for (let t = 0; t < 10 && got.length < N; t++) {
+        clock.advance(1001);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      await waitFor(() => got.length === N, 5000);
+      expect(got.every((p, i) => intact(p, SIZE) && p.readUInt32BE(0) === i)).toBe(true);
+    });
+  }
 });
