@@ -1,31 +1,26 @@
 /**
- * Moves an upgraded plain-TCP connection off Node's Readable machinery: its
- * libuv handle is re-homed on a new net.Socket created with `onread`, so each
- * read lands in a caller-owned buffer and reaches a callback directly. Per
- * read that saves the Buffer + ArrayBuffer Node would allocate, the stream
- * push bookkeeping and a nextTick: young-generation garbage that sets how
- * often V8 scavenges (and so the relay's latency tail) at idle.
+ * Moves an upgraded plain-TCP connection off Node's Readable machinery: the
+ * socket is switched to what `net.Socket`'s documented `onread` option sets
+ * up (its handle reads into a caller-owned buffer and calls back directly),
+ * after the fact, since the HTTP server created the socket. Per read that
+ * saves the Buffer + ArrayBuffer Node would allocate, the stream push
+ * bookkeeping and a nextTick: young-generation garbage that sets how often
+ * V8 scavenges (and so the relay's latency tail) at idle.
  *
- * Node has no public "detach handle" call; this uses the handle-owning
- * fields every net.Socket has had since Node 12 (`_handle`, `_server`) and
- * returns null, leaving the socket untouched, whenever they are not what we
- * expect (TLS, a mock Duplex, a destroyed socket, bytes already buffered).
+ * The switch sets the three per-socket fields `onread` fills (own symbol
+ * properties named kBuffer, kBufferCb, kBufferGen, present since Node 12)
+ * and tells the handle to use the buffer. Re-creating the socket on the
+ * handle would use only documented options but costs a second Socket per
+ * connection (~40 µs, measurable in a connect storm). Whenever the fields
+ * or the handle are not what we expect (TLS, a mock Duplex, another Node),
+ * nothing is changed and null says to keep the Readable path.
  */
 import { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
 
 interface HandleLike {
-  readonly reading?: boolean;
   useUserBuffer(buf: Uint8Array): void;
-  readStop(): number;
-}
-
-/** The internals of net.Socket this module touches (all present in Node ≥ 12). */
-interface SocketInternals {
-  _handle: HandleLike | null;
-  _server: unknown;
-  server: unknown;
 }
 
 export interface TakeOverOptions {
@@ -35,45 +30,41 @@ export interface TakeOverOptions {
   onRead(n: number, buffer: Buffer): void;
 }
 
+interface OnreadSymbols {
+  buffer: symbol;
+  callback: symbol;
+  generator: symbol;
+}
+
+let symbols: OnreadSymbols | null | undefined;
+
+function onreadSymbols(sock: Socket): OnreadSymbols | null {
+  if (symbols !== undefined) return symbols;
+  const own = Object.getOwnPropertySymbols(sock);
+  const find = (name: string): symbol | undefined => own.find((s) => s.description === name);
+  const buffer = find('kBuffer');
+  const callback = find('kBufferCb');
+  const generator = find('kBufferGen');
+  symbols = buffer && callback && generator ? { buffer, callback, generator } : null;
+  return symbols;
+}
+
 /**
- * A new socket on `old`'s handle reading into `opts.buffer`, or null if `old`
- * cannot be taken over (the caller then keeps using `old`). On success `old`
- * is inert: it no longer owns the handle and must not be used.
+ * Switches `old` to read into `opts.buffer` and returns it, or returns null
+ * (leaving it untouched) when it cannot be switched.
  */
 export function takeOverSocket(old: Duplex, opts: TakeOverOptions): Socket | null {
   if (!(old instanceof Socket) || old instanceof TLSSocket) return null;
-  const inner = old as unknown as SocketInternals;
-  const handle = inner._handle;
-  if (
-    handle === null ||
-    typeof handle !== 'object' ||
-    typeof handle.useUserBuffer !== 'function' ||
-    old.destroyed ||
-    old.connecting ||
-    old.readableLength > 0 ||
-    old.writableLength > 0 ||
-    old.readableEnded ||
-    old.writableEnded
-  ) {
-    return null;
-  }
-  old.removeAllListeners('data');
-  old.removeAllListeners('readable');
-  inner._handle = null;
-  const sock = new Socket({
-    handle: handle as unknown as never,
-    allowHalfOpen: true,
-    onread: {
-      buffer: opts.buffer,
-      callback: (n: number, buf: Uint8Array): void => opts.onRead(n, buf as Buffer),
-    },
-  } as ConstructorParameters<typeof Socket>[0]);
-  // The listening server counts this connection until its socket is destroyed
-  // (server.close() waits for it): that is now the new socket's job.
-  const fresh = sock as unknown as SocketInternals;
-  fresh._server = inner._server;
-  fresh.server = inner.server;
-  inner._server = null;
-  inner.server = null;
-  return sock;
+  const handle = (old as unknown as { _handle: HandleLike | null })._handle;
+  if (handle === null || typeof handle !== 'object' || typeof handle.useUserBuffer !== 'function') return null;
+  if (old.destroyed || old.connecting || old.readableLength > 0 || old.readableEnded || old.listenerCount('data') > 0) return null;
+  const sym = onreadSymbols(old);
+  if (sym === null) return null;
+  const fields = old as unknown as Record<symbol, unknown>;
+  if (fields[sym.buffer] !== null || fields[sym.callback] !== null) return null;
+  fields[sym.buffer] = opts.buffer;
+  fields[sym.callback] = (n: number, buf: Uint8Array): void => opts.onRead(n, buf as Buffer);
+  fields[sym.generator] = null;
+  handle.useUserBuffer(opts.buffer);
+  return old;
 }
