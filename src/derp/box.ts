@@ -33,7 +33,23 @@ export function boxKey(myPriv: KeyObject | Uint8Array, theirPub: KeyObject | Uin
   return res;
 }
 
-export function sealWithKey(key: Uint8Array, msg: Uint8Array, nonce: Uint8Array = randomBytes(NONCE_LEN)): Buffer {
+/** Random nonces are cut from a pool: one CSPRNG call per 256 seals instead of one each (~15 µs). */
+const NONCES_PER_POOL = 256;
+let noncePool = Buffer.alloc(0);
+let nonceOff = 0;
+
+function freshNonce(): Buffer {
+  if (nonceOff === noncePool.length) {
+    // A new pool each time, never refilled: earlier nonces may still be referenced.
+    noncePool = randomBytes(NONCE_LEN * NONCES_PER_POOL);
+    nonceOff = 0;
+  }
+  const n = noncePool.subarray(nonceOff, nonceOff + NONCE_LEN);
+  nonceOff += NONCE_LEN;
+  return n;
+}
+
+export function sealWithKey(key: Uint8Array, msg: Uint8Array, nonce: Uint8Array = freshNonce()): Buffer {
   const ct = xsalsa20poly1305(key, nonce).encrypt(msg);
   const out = Buffer.allocUnsafe(NONCE_LEN + ct.length);
   out.set(nonce, 0);

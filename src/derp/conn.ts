@@ -54,6 +54,8 @@ const ST_CLOSED = 3;
 
 /** Flushes up to this size use Node's small-buffer pool; larger ones a recycled slab. */
 const SMALL_WRITE = 4096;
+/** ServerInfo's plaintext is the same for every client. */
+const SERVER_INFO = encodeServerInfo();
 
 const closeIndex = new Map<CloseReason, number>(CLOSE_REASONS.map((r, i) => [r, i]));
 const EMPTY_KEY = Buffer.alloc(KEY_LEN);
@@ -122,8 +124,9 @@ export class Conn implements StreamSink {
   private rateTokens = 0;
   private rateAt = 0;
   private closeReason: CloseReason | null = null;
-  readonly ip16: Buffer | null;
-  readonly port: number;
+  /** Peer address, from ConnInfo or (lazily: a syscall) the stream; see ip16/port. */
+  private readonly info: ConnInfo;
+  private peerIp16: Buffer | null | undefined;
   /** Read chunks are fresh buffers nobody else holds (socket reads), so frames in them may be rewritten. */
   private readonly ownsInput: boolean;
   /** This connection's current read is lent to the server (see beginRead). */
@@ -147,8 +150,7 @@ export class Conn implements StreamSink {
     this.qOther = new PacketQueue(lim.queueDepth);
     this.notHereTokens = lim.notHereBurst;
     this.notHereAt = srv.clock.monotonic();
-    this.ip16 = srv.ipTo16(info.remoteAddress ?? stream.remoteAddress);
-    this.port = info.remotePort ?? stream.remotePort ?? 0;
+    this.info = info;
     this.headroom = stream.headroom ?? 0;
     this.ownsInput = stream.kind !== 'other' && stream.reusesReadBuffer !== true;
     this.maxWrite = stream.maxWrite ?? Number.MAX_SAFE_INTEGER;
@@ -163,6 +165,16 @@ export class Conn implements StreamSink {
     this.handshakeTimer = this.srv.clock.setTimeout(() => this.close('handshake_timeout'), this.srv.limits.handshakeTimeoutMs);
     this.stream.write(preamble ? Buffer.concat([preamble, serverKeyFrame]) : serverKeyFrame);
     this.stream.start(this);
+  }
+
+  /** The peer's IP as 16 bytes (PeerPresent), worked out on first use. */
+  get ip16(): Buffer | null {
+    if (this.peerIp16 === undefined) this.peerIp16 = this.srv.ipTo16(this.info.remoteAddress ?? this.stream.remoteAddress);
+    return this.peerIp16;
+  }
+
+  get port(): number {
+    return this.info.remotePort ?? this.stream.remotePort ?? 0;
   }
 
   get isClosed(): boolean {
@@ -259,7 +271,7 @@ export class Conn implements StreamSink {
       this.isMesh = meshKeyMatches(this.srv.meshKey, info.meshKey);
       this.isProber = info.isProber;
       this.canAckPings = info.canAckPings;
-      const serverInfo = encodeFrame(FrameType.ServerInfo, sealWithKey(k, encodeServerInfo()));
+      const serverInfo = encodeFrame(FrameType.ServerInfo, sealWithKey(k, SERVER_INFO));
       const admit = this.srv.admit;
       if (this.isMesh || !admit) {
         this.activate(serverInfo);

@@ -102,8 +102,6 @@ export function createDerpHttpHandlers(server: DerpServer, opts: DerpHttpOptions
     const proto = req.headers['sec-websocket-protocol'];
     const notIdeal = !!req.headers['ideal-node'];
     const sock = socket as Partial<Socket>;
-    const remoteAddress = sock.remoteAddress;
-    const remotePort = sock.remotePort;
     if (wsEnabled && up === 'websocket' && typeof proto === 'string' && proto.includes('derp')) {
       const accept = wsAcceptKey(headerValue(req.headers['sec-websocket-key']));
       const version = req.headers['sec-websocket-version'];
@@ -117,13 +115,13 @@ export function createDerpHttpHandlers(server: DerpServer, opts: DerpHttpOptions
       sock.setKeepAlive?.(true, 10 * 60_000);
       sock.setTimeout?.(0);
       const handshake = wsHandshakeResponse(accept, speaksDerp ? 'derp' : null);
-      const stream = new WsSocketStream(socket, head, handshake, wsMaxMessage, remoteAddress, remotePort, sharedRead ? server.readBuffer() : undefined);
+      const stream = new WsSocketStream(socket, head, handshake, wsMaxMessage, undefined, undefined, sharedRead ? server.readBuffer() : undefined);
       if (!speaksDerp) {
         stream.start({ data: () => {}, drain: () => {}, closed: () => {} });
         stream.closeWith(1008, 'client must speak the derp subprotocol');
         return;
       }
-      server.accept(stream, { remoteAddress, remotePort, notIdeal });
+      server.accept(stream, { notIdeal });
       return;
     }
     if (up !== 'derp' && up !== 'websocket') {
@@ -134,10 +132,8 @@ export function createDerpHttpHandlers(server: DerpServer, opts: DerpHttpOptions
     sock.setKeepAlive?.(true, 10 * 60_000);
     sock.setTimeout?.(0);
     const fastStart = req.headers['derp-fast-start'] === '1';
-    const stream = (sharedRead ? TcpStream.takeOver(socket, head, server.readBuffer(), remoteAddress, remotePort) : null) ?? new SocketStream(socket, head);
+    const stream = (sharedRead ? TcpStream.takeOver(socket, head, server.readBuffer()) : null) ?? new SocketStream(socket, head);
     server.accept(stream, {
-      remoteAddress,
-      remotePort,
       notIdeal,
       ...(fastStart ? {} : { preamble: upgradeHead }),
     });

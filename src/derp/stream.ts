@@ -260,8 +260,9 @@ export class WsSocketStream implements DerpStream {
     /** The HTTP 101 response, sent in the same write as the first message. */
     handshake: Buffer,
     maxMessage: number,
-    readonly remoteAddress: string | undefined,
-    readonly remotePort: number | undefined,
+    /** The peer's address, when known; asked of the socket otherwise. */
+    private readonly peerAddress: string | undefined,
+    private readonly peerPort: number | undefined,
     /** Read into this shared buffer instead of Node's Readable when the socket can be taken over. */
     readBuffer?: Buffer,
   ) {
@@ -278,6 +279,15 @@ export class WsSocketStream implements DerpStream {
     this.sock = taken ?? sock;
     this.reusesReadBuffer = taken !== null;
     if (taken) this.early = [];
+  }
+
+  // Asked only when needed (PeerPresent, logs): getpeername is a syscall per connection.
+  get remoteAddress(): string | undefined {
+    return this.peerAddress ?? (this.sock as Partial<Socket>).remoteAddress;
+  }
+
+  get remotePort(): number | undefined {
+    return this.peerPort ?? (this.sock as Partial<Socket>).remotePort;
   }
 
   start(sink: StreamSink): void {

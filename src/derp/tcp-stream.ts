@@ -21,19 +21,24 @@ export class TcpStream implements DerpStream {
   private paused = false;
   private sock!: Socket;
 
-  private constructor(
-    private readonly head: Buffer,
-    readonly remoteAddress: string | undefined,
-    readonly remotePort: number | undefined,
-  ) {}
+  private constructor(private readonly head: Buffer) {}
 
-  /** A TcpStream on `sock`'s handle, or null when it cannot be taken over (use SocketStream). */
-  static takeOver(sock: Duplex, head: Buffer, readBuffer: Buffer, remoteAddress: string | undefined, remotePort: number | undefined): TcpStream | null {
-    const stream = new TcpStream(head, remoteAddress, remotePort);
+  /** A TcpStream reading `sock` into `readBuffer`, or null when it cannot be taken over (use SocketStream). */
+  static takeOver(sock: Duplex, head: Buffer, readBuffer: Buffer): TcpStream | null {
+    const stream = new TcpStream(head);
     const taken = takeOverSocket(sock, { buffer: readBuffer, onRead: (n, b) => stream.onRead(n, b) });
     if (taken === null) return null;
     stream.sock = taken;
     return stream;
+  }
+
+  // Asked only when needed (PeerPresent, logs): getpeername is a syscall per connection.
+  get remoteAddress(): string | undefined {
+    return this.sock.remoteAddress;
+  }
+
+  get remotePort(): number | undefined {
+    return this.sock.remotePort;
   }
 
   private onRead(n: number, b: Buffer): void {
