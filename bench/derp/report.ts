@@ -17,6 +17,8 @@ export interface LatR {
   p50_us: number;
   p99_us: number;
   p999_us: number;
+  /** p99 of each repetition (the row's figures pool all of them). */
+  run_p99_us?: number[];
 }
 export interface MemR {
   kb_per_conn: number;
@@ -70,10 +72,15 @@ export function rows(r: Results): string[][] {
   }
   if (r.D4) {
     const L = r.D4;
-    const row = (label: string, k: string, q: keyof LatR): string[] => [label, us(L[`derper_${k}`]?.[q]), us(L[`tailnetd_${k}`]?.[q]), ratio(L[`tailnetd_${k}`]?.[q] ?? 0, L[`derper_${k}`]?.[q] ?? 0), `raw pipe ${us(L[`pipe_${k}`]?.[q])}`];
+    const row = (label: string, k: string, q: 'p50_us' | 'p99_us' | 'p999_us'): string[] => [label, us(L[`derper_${k}`]?.[q]), us(L[`tailnetd_${k}`]?.[q]), ratio(L[`tailnetd_${k}`]?.[q] ?? 0, L[`derper_${k}`]?.[q] ?? 0), `raw pipe ${us(L[`pipe_${k}`]?.[q])}`];
     out.push(row('D4 RTT idle p50 (µs)', 'idle', 'p50_us'));
     out.push(row('D4 … idle p99 (µs)', 'idle', 'p99_us'));
     out.push(row('D4 … idle p999 (µs)', 'idle', 'p999_us'));
+    const rounds = (name: string): string => (L[`${name}_idle`]?.run_p99_us ?? []).map(f0).join(' / ');
+    const di = L.derper_idle?.run_p99_us ?? [];
+    const ti = L.tailnetd_idle?.run_p99_us ?? [];
+    const below = ti.filter((t, i) => t <= (di[i] ?? 0)).length;
+    if (ti.length > 0) out.push(['D4 … idle p99 of each round (µs)', rounds('derper'), rounds('tailnetd'), '', `tailnetd ≤ derper in ${below} of ${ti.length}; raw pipe ${rounds('pipe')}`]);
     const dl = r.ceilings?.derper ? ` (${f0(r.ceilings.derper * 0.5)} pkt/s)` : '';
     out.push(row(`D4 RTT at 50 % of derper's ceiling${dl}, p50 (µs)`, 'd50', 'p50_us'));
     out.push(row('D4 … same load p99 (µs)', 'd50', 'p99_us'));
@@ -147,9 +154,9 @@ const CAVEATS = `Caveats (read before quoting any ratio):
 - Profiles (\`--cpu-prof\`, summarised by bench/derp/prof-top.ts): in D1 tailnetd is mostly idle; its own hot path is write syscalls (writeBuffer 6 %), GC 4 %, conn flush 2 %, writeRecvPacket 2 %, routeSend 1 %. In D7, X25519 key import (createPublicKey 4 %) and diffieHellman (1.5 %). In D8 before bufferutil, ws frame unmasking took 19 %.
 - The box has 2 vCPUs (load average at the end of this run in the header line above the table). Servers are pinned to CPU 1, the generator runs unpinned; on a busy box every figure moves by ±30 % or more between runs, latency tails by 10×. The Node servers (tailnetd, raw pipe) run as esbuild bundles with plain \`node\`, as \`npm start\` runs tailnetd: under \`--import tsx\` a loader worker thread would share the pinned CPU.
 - derper drops packets once a receiver's 32-deep queue overflows (its design); on this contended CPU that starts near 25–50k pkt/s, far below its published 2-vCPU ceiling (1.64 Gbit/s ≈ 146k pkt/s). Its "≤1 % loss" ceiling here is therefore low and the D1/D3 ratios overstate tailnetd's lead; "peak delivered" and "CPU s per GB" are the fairer comparisons. With derper's queue raised to 512 (tailnetd's default) it still drops under the same bursts.
-- tailnetd showed no drops in these runs: when it falls behind, the senders' socket buffers fill and TCP slows them, so delivered == sent and the shortfall shows as sent < offered. Its per-receiver queues (512) head-drop like derper's only when one reader stalls. Queueing delay still grows near saturation (D4 at "own ceiling", where the raw pipe shows the same half-second delays: generator and box, not relay logic).
+- When tailnetd falls behind, the senders' socket buffers fill and TCP slows them, so the shortfall mostly shows as sent < offered; its per-receiver queues (512) head-drop like derper's only when a reader falls behind, as the Go receivers do near the top of the sweep (the loss at 250k+). The raw pipe has no queue to drop from: it stops reading instead. Queueing delay still grows near saturation (D4 at "own ceiling", where the raw pipe shows the same half-second delays: generator and box, not relay logic).
 - Above ~150–250k pkt/s the Go generator (one process, derp.Client, one write syscall per packet) is the limit for every target, the raw pipe included; D8 is generator-bound sooner (client-side WebSocket masking).
-- D4 runs right after the D1 sweep, before D3, D6 and D7: after 10k connections or a 5k storm tailnetd's V8 collects the garbage (major GC) for seconds, and one such pause in an idle run read 10 ms p99. Each server first gets one unmeasured run at half its own ceiling, because a running relay is JIT-warm: a cold Node process showed 1.6 ms idle p99 over its first 10k pings at 2k/s, 0.4–0.5 ms once any burst had gone through it. Five interleaved repetitions per case, median of each percentile. Idle p99 is then within ±10 % of derper's in either direction from run to run (tailnetd's p50 is at or below derper's); at the same load tailnetd's p99 is lower.
+- D4 runs right after the D1 sweep, before D3, D6 and D7: after 10k connections or a 5k storm tailnetd's V8 collects the garbage (major GC) for seconds, and one such pause in an idle run read 10 ms p99. Each server first gets one unmeasured run at half its own ceiling, because a running relay is JIT-warm: a cold Node process showed 1.6 ms idle p99 over its first 10k pings at 2k/s, 0.4–0.5 ms once any burst had gone through it. Five repetitions per case; each percentile is taken over the pooled samples of all five (22,500 pings), and the idle row also lists each round's p99. Idle is measured round-robin: one generator pings pipe, derper and tailnetd in turn (\`loadgen latency-rr\`), one ping in flight at a time, because this box's host stalls every process for 10–20 ms now and then (clusters of 50–130 consecutive slow pings in one run and none in the next, for every relay alike); measured one after the other, such a stall decided which relay's p99 it ruined, interleaved it lands in all three series. The loaded cases (a background generator per relay) still run one relay at a time. The generator sleeps between pings: it used to spin, holding a CPU the relay under test shares.
 - D7 is three alternating storms per server (derper first, then tailnetd first, then derper first) after a 500-client warm-up storm on each; the row is the median round, with every round's rate below it. Server CPU per handshake is the generator-independent figure: the Go generator shares the 2 vCPUs, so a server that spends less CPU per handshake leaves the generator more. Before serve.ts listened with backlog 4096 (Node's default is 511, Go uses somaxconn) a 5k storm cost SYN retransmits.
 - Loss is sent − received after a drain of up to 5 s that stops after 500 ms without progress; a stalled generator can show a little false loss (the raw pipe at 150k 100 B showed 6 %).`;
 

@@ -277,6 +277,10 @@ interface Lat {
   p999_us: number;
   lost: number;
   samples: number;
+  /** Every RTT in send order (µs; -1 lost); dropped from the saved results. */
+  rtt_us?: number[];
+  /** p99 of each repetition, when pooled. */
+  run_p99_us?: number[];
   bg_rate: number;
   bg_delivered_pps: number;
 }
@@ -383,7 +387,7 @@ async function main(): Promise<void> {
       log(`reusing D1 ceilings ${JSON.stringify(ceil)}`);
     }
     if (want('D4')) {
-      // Five interleaved repetitions per case; the median of each percentile is reported.
+      // Five interleaved repetitions per case, percentiles over their pooled samples.
       const reps = quick ? 1 : 5;
       const all: Record<string, Lat[]> = {};
       // One unmeasured loaded run each first: a running relay has its packet path JIT-compiled.
@@ -392,22 +396,46 @@ async function main(): Promise<void> {
       for (const s of [servers.pipe, servers.derper, servers.tailnetd]) {
         await latencyRun(s, s.name === 'pipe' ? 'raw' : 'upgrade', ceil[s.name] > 0 ? ceil[s.name] * 0.5 : 25_000);
       }
+      const trOf = (s: Server): string => (s.name === 'pipe' ? 'raw' : 'upgrade');
       for (let rep = 0; rep < reps; rep++) {
+        // Idle: one generator pings the three in turn (loadgen latency-rr), one ping in
+        // flight at a time. This box's host stalls every process for 10-20 ms now and
+        // then (clusters of 50-130 consecutive slow pings in one run, none in the next);
+        // interleaved, a stall lands in all three series instead of deciding which
+        // one's p99 it ruins.
+        const idleSet = [servers.pipe, servers.derper, servers.tailnetd];
+        const idle = await loadgen<Lat[]>(['latency-rr', '-url', idleSet.map((s) => s.url).join(','), '-transport', idleSet.map(trOf).join(','), '-count', String(quick ? 3000 : 5000), '-discard', '500', '-interval', '500us']);
+        log(`latency idle round-robin p99 ${idleSet.map((s, i) => `${s.name} ${idle[i]!.p99_us.toFixed(0)}`).join(', ')} µs`);
+        for (const [i, s] of [servers.pipe, servers.derper, servers.tailnetd].entries()) (all[`${s.name}_idle`] ??= []).push(idle[i]!);
         for (const s of [servers.pipe, servers.derper, servers.tailnetd]) {
-          const tr = s.name === 'pipe' ? 'raw' : 'upgrade';
-          (all[`${s.name}_idle`] ??= []).push(await latencyRun(s, tr, 0));
+          const tr = trOf(s);
           (all[`${s.name}_50`] ??= []).push(await latencyRun(s, tr, ceil[s.name] > 0 ? ceil[s.name] * 0.5 : 50_000));
           // Same absolute load for everyone: half of derper's ceiling.
           (all[`${s.name}_d50`] ??= []).push(await latencyRun(s, tr, ceil.derper > 0 ? ceil.derper * 0.5 : 12_500));
         }
       }
-      const med = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
+      // Percentiles over all repetitions' samples pooled: one run that meets a burst of
+      // host noise then weighs as one fifth of the samples, not as a coin flip in a median.
       const lat: Record<string, Lat> = {};
+      const series: Record<string, number[][]> = {};
       for (const [k, v] of Object.entries(all)) {
+        const pooled = v.flatMap((x) => (x.rtt_us ?? []).filter((u) => u >= 0)).sort((a, b) => a - b);
+        const q = (f: number): number => pooled[Math.floor(f * (pooled.length - 1))] ?? 0;
         const first = v[0] as Lat;
-        lat[k] = { ...first, p50_us: med(v.map((x) => x.p50_us)), p99_us: med(v.map((x) => x.p99_us)), p999_us: med(v.map((x) => x.p999_us)) };
-        log(`${k} RTT p50 ${lat[k]?.p50_us.toFixed(0)} p99 ${lat[k]?.p99_us.toFixed(0)} p999 ${lat[k]?.p999_us.toFixed(0)} µs (runs: ${v.map((x) => x.p99_us.toFixed(0)).join(', ')})`);
+        series[k] = v.map((x) => x.rtt_us ?? []);
+        lat[k] = {
+          ...first,
+          rtt_us: undefined,
+          samples: pooled.length,
+          lost: v.reduce((n, x) => n + x.lost, 0),
+          p50_us: q(0.5),
+          p99_us: q(0.99),
+          p999_us: q(0.999),
+          run_p99_us: v.map((x) => Math.round(x.p99_us)),
+        };
+        log(`${k} RTT p50 ${lat[k]?.p50_us.toFixed(0)} p99 ${lat[k]?.p99_us.toFixed(0)} p999 ${lat[k]?.p999_us.toFixed(0)} µs over ${pooled.length} samples (p99 of each run: ${v.map((x) => x.p99_us.toFixed(0)).join(', ')})`);
       }
+      writeFileSync(join(OUT, 'derp-d4-series.json'), JSON.stringify(series));
       results.D4 = lat;
     }
     if (want('D3')) {

@@ -7,8 +7,10 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -17,7 +19,7 @@ import (
 	"tailscale.com/types/key"
 )
 
-// Usage: loadgen <throughput|latency|idle|storm> [flags]; prints one JSON object.
+// Usage: loadgen <throughput|latency|latency-rr|idle|storm> [flags]; prints one JSON value.
 func main() {
 	if len(os.Args) < 2 {
 		fmt.Fprintln(os.Stderr, "usage: loadgen throughput|latency|idle|storm [flags]")
@@ -48,6 +50,8 @@ func main() {
 		out, err = throughput(*u, t, *pairs, *size, *rate, *warm, *dur)
 	case "latency":
 		out, err = latency(*u, t, *count, *discard, *interval, *bgRate, *pairs)
+	case "latency-rr":
+		out, err = latencyRoundRobin(strings.Split(*u, ","), strings.Split(*tr, ","), *count, *discard, *interval)
 	case "idle":
 		out, err = idle(*u, t, *conns, *conc)
 	case "storm":
@@ -224,14 +228,16 @@ func throughput(u string, t transport, pairs, size int, rate float64, warm, dur 
 }
 
 type latencyResult struct {
-	Transport string  `json:"transport"`
-	Samples   int     `json:"samples"`
-	Lost      int     `json:"lost"`
-	P50us     float64 `json:"p50_us"`
-	P99us     float64 `json:"p99_us"`
-	P999us    float64 `json:"p999_us"`
-	BgRate    float64 `json:"bg_rate"`
-	BgDeliv   float64 `json:"bg_delivered_pps"`
+	Transport string `json:"transport"`
+	Samples   int    `json:"samples"`
+	// RTTs in send order (µs, -1 = lost), so runs can be pooled and bursts seen.
+	RTTus   []float64 `json:"rtt_us"`
+	Lost    int       `json:"lost"`
+	P50us   float64   `json:"p50_us"`
+	P99us   float64   `json:"p99_us"`
+	P999us  float64   `json:"p999_us"`
+	BgRate  float64   `json:"bg_rate"`
+	BgDeliv float64   `json:"bg_delivered_pps"`
 }
 
 // latency: A sends 64-byte pings to B every interval, B echoes, A times the round trip.
@@ -315,12 +321,16 @@ func latency(u string, t transport, count, discard int, interval time.Duration, 
 	}
 	mu.Lock()
 	var xs []float64
+	inOrder := make([]float64, 0, count-discard)
 	lost := 0
 	for i := discard; i < count; i++ {
 		if got[i] {
-			xs = append(xs, float64(rtts[i].Nanoseconds())/1e3)
+			us := float64(rtts[i].Nanoseconds()) / 1e3
+			xs = append(xs, us)
+			inOrder = append(inOrder, math.Round(us))
 		} else {
 			lost++
+			inOrder = append(inOrder, -1)
 		}
 	}
 	mu.Unlock()
@@ -332,7 +342,7 @@ func latency(u string, t transport, count, discard int, interval time.Duration, 
 		i := int(f * float64(len(xs)-1))
 		return xs[i]
 	}
-	r := &latencyResult{Transport: string(t), Samples: len(xs), Lost: lost, P50us: q(0.5), P99us: q(0.99), P999us: q(0.999), BgRate: bgRate}
+	r := &latencyResult{Transport: string(t), Samples: len(xs), RTTus: inOrder, Lost: lost, P50us: q(0.5), P99us: q(0.99), P999us: q(0.999), BgRate: bgRate}
 	if bg != nil {
 		if b := <-bg; b != nil {
 			r.BgDeliv = b.Delivered
@@ -456,4 +466,114 @@ func storm(u string, t transport, n int) (*stormResult, error) {
 		}
 	}
 	return r, nil
+}
+
+// latencyRoundRobin times idle ping/echo RTTs through several relays at once:
+// ping i goes to relay i mod n, one every interval, so each relay sees one
+// ping at a time while a stall of the whole box (this one has 10-20 ms
+// ones) lands in every relay's series alike. urls[k] uses transports[k].
+func latencyRoundRobin(urls, transports []string, count, discard int, interval time.Duration) ([]*latencyResult, error) {
+	n := len(urls)
+	if len(transports) != n {
+		return nil, fmt.Errorf("%d urls but %d transports", n, len(transports))
+	}
+	type target struct {
+		p    pairLinks
+		rtts []time.Duration
+		got  []bool
+		done chan struct{}
+	}
+	ts := make([]*target, n)
+	for k := range urls {
+		ps, err := openPairs(urls[k], transport(transports[k]), 1, "rr")
+		if err != nil {
+			return nil, err
+		}
+		ts[k] = &target{p: ps[0], rtts: make([]time.Duration, count), got: make([]bool, count), done: make(chan struct{})}
+		defer ps[0].a.Close()
+		defer ps[0].b.Close()
+	}
+	epoch := time.Now()
+	var mu sync.Mutex
+	for _, tg := range ts {
+		aPub := tg.p.aKey.Public()
+		go func() { // echo
+			for {
+				b, err := tg.p.b.Recv()
+				if err != nil {
+					return
+				}
+				if err := tg.p.b.Send(aPub, b); err != nil {
+					return
+				}
+			}
+		}()
+		go func() {
+			defer close(tg.done)
+			for got := 0; got < count; {
+				b, err := tg.p.a.Recv()
+				if err != nil || len(b) < 16 {
+					return
+				}
+				seq := int(binary.BigEndian.Uint64(b))
+				at := time.Duration(binary.BigEndian.Uint64(b[8:]))
+				if seq < count && !tg.got[seq] {
+					mu.Lock()
+					tg.rtts[seq] = time.Since(epoch) - at
+					tg.got[seq] = true
+					mu.Unlock()
+					got++
+				}
+			}
+		}()
+	}
+	pkt := make([]byte, 64)
+	next := time.Now()
+	for i := 0; i < count; i++ {
+		for _, tg := range ts {
+			if d := time.Until(next); d > 0 {
+				time.Sleep(d)
+			}
+			binary.BigEndian.PutUint64(pkt, uint64(i))
+			binary.BigEndian.PutUint64(pkt[8:], uint64(time.Since(epoch)))
+			if err := tg.p.a.Send(tg.p.bKey.Public(), pkt); err != nil {
+				return nil, err
+			}
+			next = next.Add(interval)
+		}
+	}
+	deadline := time.After(3 * time.Second)
+	for _, tg := range ts {
+		select {
+		case <-tg.done:
+		case <-deadline:
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	out := make([]*latencyResult, n)
+	for k, tg := range ts {
+		var xs []float64
+		inOrder := make([]float64, 0, count-discard)
+		lost := 0
+		for i := discard; i < count; i++ {
+			if tg.got[i] {
+				us := float64(tg.rtts[i].Nanoseconds()) / 1e3
+				xs = append(xs, us)
+				inOrder = append(inOrder, math.Round(us))
+			} else {
+				lost++
+				inOrder = append(inOrder, -1)
+			}
+		}
+		sort.Float64s(xs)
+		q := func(f float64) float64 {
+			if len(xs) == 0 {
+				return 0
+			}
+			return xs[int(f*float64(len(xs)-1))]
+		}
+		out[k] = &latencyResult{Transport: transports[k], Samples: len(xs), RTTus: inOrder, Lost: lost, P50us: q(0.5), P99us: q(0.99), P999us: q(0.999)}
+	}
+	return out, nil
 }
