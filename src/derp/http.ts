@@ -2,8 +2,7 @@
  * HTTP side of DERP on a node:http (or https) server, HTTP/1.1 only:
  *
  *   GET /derp  Upgrade: websocket + subprotocol "derp" → own 101 (ws.ts) → WsSocketStream ─┐
- *   GET /derp  Upgrade: DERP (or bare "websocket")    → raw 101 / fast start → TcpStream ────┤→ DerpServer.accept
- *                                                      (SocketStream for TLS)
+ *   GET /derp  Upgrade: DERP (or bare "websocket")    → raw 101 / fast start → SocketStream ─┤→ DerpServer.accept
  *   GET /derp  anything else                          → 426
  *   /derp/probe, /derp/latency-check                  → 200 (GET/HEAD), CORS *
  *   /generate_204                                     → 204 + X-Tailscale-Response
@@ -17,7 +16,6 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { DerpServer } from './server.js';
 import { SocketStream, WsSocketStream } from './stream.js';
-import { TcpStream } from './tcp-stream.js';
 import { PROTOCOL_VERSION } from './frame.js';
 import { wsAcceptKey, wsHandshakeResponse } from './ws.js';
 
@@ -30,7 +28,7 @@ export interface DerpHttpOptions {
   maxWebSocketMessage?: number;
   /**
    * DERP on plain TCP (raw or WebSocket) reads into one buffer shared by all
-   * connections (TcpStream, WsSocketStream) instead of Node's Readable
+   * connections (SocketStream, WsSocketStream) instead of Node's Readable
    * (default true).
    */
   sharedReadBuffer?: boolean;
@@ -132,7 +130,7 @@ export function createDerpHttpHandlers(server: DerpServer, opts: DerpHttpOptions
     sock.setKeepAlive?.(true, 10 * 60_000);
     sock.setTimeout?.(0);
     const fastStart = req.headers['derp-fast-start'] === '1';
-    const stream = (sharedRead ? TcpStream.takeOver(socket, head, server.readBuffer()) : null) ?? new SocketStream(socket, head);
+    const stream = new SocketStream(socket, head, sharedRead ? server.readBuffer() : undefined);
     server.accept(stream, {
       notIdeal,
       ...(fastStart ? {} : { preamble: upgradeHead }),

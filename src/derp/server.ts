@@ -334,7 +334,7 @@ export class DerpServer extends EventEmitter<DerpServerEvents> implements DerpSe
   // ---- Conn callbacks ---------------------------------------------------------------
 
   /**
-   * The read buffer of every TcpStream on this server. Reads never nest, and
+   * The read buffer of every plain-TCP stream (raw or WebSocket) on this server. Reads never nest, and
    * Conn copies out what it keeps (see StreamSink.data), so one is enough.
    */
   readBuffer(): Buffer {

@@ -57,18 +57,33 @@ export interface DerpStream {
   destroy(): void;
 }
 
-/** A net.Socket / tls.TLSSocket / any Duplex carrying raw DERP bytes. */
+/**
+ * A net.Socket / tls.TLSSocket / any Duplex carrying raw DERP bytes. Given a
+ * read buffer, a plain TCP socket reads into it (socket-takeover.ts) instead
+ * of through its Readable: that buffer is shared by the server's connections,
+ * so each read is bracketed by sink.beginRead(mem)/endRead and the sink copies
+ * out what it keeps.
+ */
 export class SocketStream implements DerpStream {
   readonly kind: 'tcp' | 'other';
+  readonly reusesReadBuffer: boolean;
   private ended = false;
+  /** The sink paused us (possibly before start() finished, e.g. async admission). */
+  private paused = false;
+  private sink: StreamSink | null = null;
+  /** Shared-buffer reads that arrived before start() (copied). */
+  private early: Buffer[] = [];
 
   constructor(
     private readonly sock: Duplex,
     private readonly head?: Buffer,
+    readBuffer?: Buffer,
   ) {
     this.kind = sock instanceof Socket ? 'tcp' : 'other';
+    this.reusesReadBuffer = readBuffer !== undefined && takeOverSocket(sock, { buffer: readBuffer, onRead: (n, b) => this.onSharedRead(n, b) }) !== null;
   }
 
+  // Asked only when needed (PeerPresent, logs): getpeername is a syscall per connection.
   get remoteAddress(): string | undefined {
     return (this.sock as Partial<Socket>).remoteAddress;
   }
@@ -77,19 +92,43 @@ export class SocketStream implements DerpStream {
     return (this.sock as Partial<Socket>).remotePort;
   }
 
+  private onSharedRead(n: number, b: Buffer): void {
+    const sink = this.sink;
+    if (sink === null) {
+      this.early.push(Buffer.from(b.subarray(0, n)));
+      return;
+    }
+    sink.beginRead?.(b.buffer);
+    try {
+      sink.data(b, 0, n);
+    } finally {
+      sink.endRead?.();
+    }
+  }
+
   start(sink: StreamSink): void {
+    const sock = this.sock;
     let err: Error | undefined;
-    this.sock.on('error', (e: Error) => {
+    sock.on('error', (e: Error) => {
       err = e;
     });
-    this.sock.on('close', () => sink.closed(err));
-    this.sock.on('drain', () => sink.drain());
-    this.sock.on('end', () => {
+    sock.on('close', () => sink.closed(err));
+    sock.on('drain', () => sink.drain());
+    sock.on('end', () => {
       // Half-close from the peer ends the session (Go treats EOF as the end).
-      if (!this.ended) this.sock.destroy();
+      if (!this.ended) sock.destroy();
     });
+    this.sink = sink;
     if (this.head && this.head.length > 0) sink.data(this.head);
-    this.sock.on('data', (c: Buffer) => sink.data(c));
+    if (!this.reusesReadBuffer) {
+      sock.on('data', (c: Buffer) => sink.data(c));
+      return;
+    }
+    const early = this.early;
+    this.early = [];
+    for (const c of early) sink.data(c);
+    // Flowing mode, so that EOF is reported as 'end' (no data goes through the Readable).
+    if (!this.paused) sock.resume();
   }
 
   write(buf: Buffer, done?: () => void, start = 0): boolean {
@@ -100,10 +139,12 @@ export class SocketStream implements DerpStream {
   }
 
   pause(): void {
+    this.paused = true;
     this.sock.pause();
   }
 
   resume(): void {
+    this.paused = false;
     this.sock.resume();
   }
 

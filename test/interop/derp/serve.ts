@@ -30,7 +30,7 @@ const { values } = parseArgs({
 const logger = pino({ level: process.env.LOG_LEVEL ?? 'warn' }, pino.destination(2));
 const meshKey = values['mesh-key'] ?? process.env.TAILNETD_MESH_KEY ?? randomBytes(32).toString('hex');
 const derp = new DerpServer({ privateKey: generatePrivateKey(), meshKey, logger, registry: new Registry() });
-// TAILNETD_DERP_SHARED_READ=0: raw DERP through Node's Readable (bench A/B of TcpStream).
+// TAILNETD_DERP_SHARED_READ=0: raw DERP through Node's Readable (bench A/B of the shared read buffer).
 const { handleRequest, handleUpgrade } = createDerpHttpHandlers(derp, { sharedReadBuffer: process.env.TAILNETD_DERP_SHARED_READ !== '0' });
 
 const http = createServer((req, res) => {
