@@ -13,7 +13,7 @@
  * handle would use only documented options but costs a second Socket per
  * connection (~40 µs, measurable in a connect storm). Whenever the fields
  * or the handle are not what we expect (TLS, a mock Duplex, another Node),
- * nothing is changed and null says to keep the Readable path.
+ * nothing is changed and attach() returns null: keep the Readable path.
  */
 import { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
@@ -23,12 +23,7 @@ interface HandleLike {
   useUserBuffer(buf: Uint8Array): void;
 }
 
-export interface TakeOverOptions {
-  /** Every read is written here; the callback must be done with it when it returns. */
-  buffer: Buffer;
-  /** `n` bytes arrived in buffer[0..n). */
-  onRead(n: number, buffer: Buffer): void;
-}
+type Deliver = (chunk: Buffer, n: number, mem: ArrayBufferLike | undefined) => void;
 
 interface OnreadSymbols {
   buffer: symbol;
@@ -50,21 +45,55 @@ function onreadSymbols(sock: Socket): OnreadSymbols | null {
 }
 
 /**
- * Switches `old` to read into `opts.buffer` and returns it, or returns null
- * (leaving it untouched) when it cannot be switched.
+ * The reads of one socket switched to a shared buffer. Reads before start()
+ * are copied and replayed then; each later read reaches `deliver` with the
+ * buffer's memory (the caller lends it to its sink for that read).
  */
-export function takeOverSocket(old: Duplex, opts: TakeOverOptions): Socket | null {
-  if (!(old instanceof Socket) || old instanceof TLSSocket) return null;
-  const handle = (old as unknown as { _handle: HandleLike | null })._handle;
-  if (handle === null || typeof handle !== 'object' || typeof handle.useUserBuffer !== 'function') return null;
-  if (old.destroyed || old.connecting || old.readableLength > 0 || old.readableEnded || old.listenerCount('data') > 0) return null;
-  const sym = onreadSymbols(old);
-  if (sym === null) return null;
-  const fields = old as unknown as Record<symbol, unknown>;
-  if (fields[sym.buffer] !== null || fields[sym.callback] !== null) return null;
-  fields[sym.buffer] = opts.buffer;
-  fields[sym.callback] = (n: number, buf: Uint8Array): void => opts.onRead(n, buf as Buffer);
-  fields[sym.generator] = null;
-  handle.useUserBuffer(opts.buffer);
-  return old;
+export class SharedReads {
+  private deliver: Deliver | null = null;
+  private early: Buffer[] = [];
+  private paused = false;
+
+  private constructor(private readonly sock: Socket) {}
+
+  /** Switches `sock` to read into `buffer`, or returns null (socket untouched) when it cannot be. */
+  static attach(sock: Duplex, buffer: Buffer): SharedReads | null {
+    if (!(sock instanceof Socket) || sock instanceof TLSSocket) return null;
+    const handle = (sock as unknown as { _handle: HandleLike | null })._handle;
+    if (handle === null || typeof handle !== 'object' || typeof handle.useUserBuffer !== 'function') return null;
+    if (sock.destroyed || sock.connecting || sock.readableLength > 0 || sock.readableEnded || sock.listenerCount('data') > 0) return null;
+    const sym = onreadSymbols(sock);
+    if (sym === null) return null;
+    const fields = sock as unknown as Record<symbol, unknown>;
+    if (fields[sym.buffer] !== null || fields[sym.callback] !== null) return null;
+    const reads = new SharedReads(sock);
+    fields[sym.buffer] = buffer;
+    fields[sym.callback] = (n: number, buf: Uint8Array): void => reads.onRead(n, buf as Buffer);
+    fields[sym.generator] = null;
+    handle.useUserBuffer(buffer);
+    return reads;
+  }
+
+  private onRead(n: number, b: Buffer): void {
+    if (this.deliver !== null) this.deliver(b, n, b.buffer);
+    else this.early.push(Buffer.from(b.subarray(0, n)));
+  }
+
+  start(deliver: Deliver): void {
+    for (const c of this.early) deliver(c, c.length, undefined);
+    this.early = [];
+    this.deliver = deliver;
+    // Flowing mode, so that EOF is reported as 'end' (no data goes through the Readable).
+    if (!this.paused) this.sock.resume();
+  }
+
+  pause(): void {
+    this.paused = true;
+    this.sock.pause();
+  }
+
+  resume(): void {
+    this.paused = false;
+    this.sock.resume();
+  }
 }

@@ -6,7 +6,7 @@
 import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
-import { takeOverSocket } from './socket-takeover.js';
+import { SharedReads } from './socket-takeover.js';
 import { WS_MAX_SMALL_HEADER, WS_OP_BINARY, WS_OP_CLOSE, WS_OP_PING, WS_OP_PONG, WsReader, wsCloseFrame, wsFrame, wsHeaderLen, writeWsHeaderBefore } from './ws.js';
 
 export interface StreamSink {
@@ -67,12 +67,8 @@ export interface DerpStream {
 export class SocketStream implements DerpStream {
   readonly kind: 'tcp' | 'other';
   readonly reusesReadBuffer: boolean;
+  private readonly shared: SharedReads | null;
   private ended = false;
-  /** The sink paused us (possibly before start() finished, e.g. async admission). */
-  private paused = false;
-  private sink: StreamSink | null = null;
-  /** Shared-buffer reads that arrived before start() (copied). */
-  private early: Buffer[] = [];
 
   constructor(
     private readonly sock: Duplex,
@@ -80,7 +76,8 @@ export class SocketStream implements DerpStream {
     readBuffer?: Buffer,
   ) {
     this.kind = sock instanceof Socket ? 'tcp' : 'other';
-    this.reusesReadBuffer = readBuffer !== undefined && takeOverSocket(sock, { buffer: readBuffer, onRead: (n, b) => this.onSharedRead(n, b) }) !== null;
+    this.shared = readBuffer ? SharedReads.attach(sock, readBuffer) : null;
+    this.reusesReadBuffer = this.shared !== null;
   }
 
   // Asked only when needed (PeerPresent, logs): getpeername is a syscall per connection.
@@ -90,20 +87,6 @@ export class SocketStream implements DerpStream {
 
   get remotePort(): number | undefined {
     return (this.sock as Partial<Socket>).remotePort;
-  }
-
-  private onSharedRead(n: number, b: Buffer): void {
-    const sink = this.sink;
-    if (sink === null) {
-      this.early.push(Buffer.from(b.subarray(0, n)));
-      return;
-    }
-    sink.beginRead?.(b.buffer);
-    try {
-      sink.data(b, 0, n);
-    } finally {
-      sink.endRead?.();
-    }
   }
 
   start(sink: StreamSink): void {
@@ -118,17 +101,19 @@ export class SocketStream implements DerpStream {
       // Half-close from the peer ends the session (Go treats EOF as the end).
       if (!this.ended) sock.destroy();
     });
-    this.sink = sink;
     if (this.head && this.head.length > 0) sink.data(this.head);
-    if (!this.reusesReadBuffer) {
+    if (this.shared === null) {
       sock.on('data', (c: Buffer) => sink.data(c));
       return;
     }
-    const early = this.early;
-    this.early = [];
-    for (const c of early) sink.data(c);
-    // Flowing mode, so that EOF is reported as 'end' (no data goes through the Readable).
-    if (!this.paused) sock.resume();
+    this.shared.start((c, n, mem) => {
+      sink.beginRead?.(mem);
+      try {
+        sink.data(c, 0, n);
+      } finally {
+        sink.endRead?.();
+      }
+    });
   }
 
   write(buf: Buffer, done?: () => void, start = 0): boolean {
@@ -139,13 +124,13 @@ export class SocketStream implements DerpStream {
   }
 
   pause(): void {
-    this.paused = true;
-    this.sock.pause();
+    if (this.shared) this.shared.pause();
+    else this.sock.pause();
   }
 
   resume(): void {
-    this.paused = false;
-    this.sock.resume();
+    if (this.shared) this.shared.resume();
+    else this.sock.resume();
   }
 
   end(): void {
@@ -281,22 +266,18 @@ export class WsSocketStream implements DerpStream {
   readonly kind = 'websocket' as const;
   readonly headroom = WS_MAX_SMALL_HEADER;
   readonly maxWrite = WS_MAX_OUT_MESSAGE;
-  /** Reads go to the server's shared buffer (the socket was taken over, see socket-takeover.ts). */
+  /** Reads go to the server's shared buffer (see socket-takeover.ts). */
   readonly reusesReadBuffer: boolean;
-  private sock: Duplex;
+  private readonly shared: SharedReads | null;
   private prefix: Buffer | null;
   private sink: StreamSink = NO_SINK;
   private readonly reader: WsReader;
-  /** Reads that arrived before start() on a taken-over socket (copied). */
-  private early: Buffer[] | null = null;
   /** A Close frame went out: nothing more is sent. */
   private closeSent = false;
   private ended = false;
-  /** The sink paused us (possibly before start() finished). */
-  private paused = false;
 
   constructor(
-    sock: Duplex,
+    private readonly sock: Duplex,
     private readonly head: Buffer,
     /** The HTTP 101 response, sent in the same write as the first message. */
     handshake: Buffer,
@@ -316,10 +297,8 @@ export class WsSocketStream implements DerpStream {
       },
       maxMessage,
     );
-    const taken = readBuffer ? takeOverSocket(sock, { buffer: readBuffer, onRead: (n, b) => this.onSharedRead(n, b) }) : null;
-    this.sock = taken ?? sock;
-    this.reusesReadBuffer = taken !== null;
-    if (taken) this.early = [];
+    this.shared = readBuffer ? SharedReads.attach(sock, readBuffer) : null;
+    this.reusesReadBuffer = this.shared !== null;
   }
 
   // Asked only when needed (PeerPresent, logs): getpeername is a syscall per connection.
@@ -344,20 +323,8 @@ export class WsSocketStream implements DerpStream {
       if (!this.ended) sock.destroy();
     });
     if (this.head.length > 0) this.read(this.head, this.head.length, undefined);
-    const early = this.early;
-    if (early === null) {
-      sock.on('data', (c: Buffer) => this.read(c, c.length, undefined));
-      return;
-    }
-    this.early = null;
-    for (const c of early) this.read(c, c.length, undefined);
-    // Flowing mode, so that EOF is reported as 'end' (no data goes through the Readable).
-    if (!this.paused) sock.resume();
-  }
-
-  private onSharedRead(n: number, b: Buffer): void {
-    if (this.early !== null) this.early.push(Buffer.from(b.subarray(0, n)));
-    else this.read(b, n, b.buffer);
+    if (this.shared === null) sock.on('data', (c: Buffer) => this.read(c, c.length, undefined));
+    else this.shared.start((c, n, mem) => this.read(c, n, mem));
   }
 
   /** One socket read: what its messages route leaves in one write per receiver. */
@@ -423,13 +390,13 @@ export class WsSocketStream implements DerpStream {
   }
 
   pause(): void {
-    this.paused = true;
-    this.sock.pause();
+    if (this.shared) this.shared.pause();
+    else this.sock.pause();
   }
 
   resume(): void {
-    this.paused = false;
-    this.sock.resume();
+    if (this.shared) this.shared.resume();
+    else this.sock.resume();
   }
 
   /** Close 1000 after what was written (Go reads it as a clean EOF). */
