@@ -334,8 +334,9 @@ export class DerpServer extends EventEmitter<DerpServerEvents> implements DerpSe
   // ---- Conn callbacks ---------------------------------------------------------------
 
   /**
-   * The read buffer of every plain-TCP stream (raw or WebSocket) on this server. Reads never nest, and
-   * Conn copies out what it keeps (see StreamSink.data), so one is enough.
+   * The read buffer of every plain-TCP stream (raw or WebSocket) on this
+   * server. Socket reads never nest and Conn copies out what outlives a read
+   * (see StreamSink.beginRead), so one is enough.
    */
   readBuffer(): Buffer {
     return (this.sharedReadBuffer ??= Buffer.allocUnsafeSlow(READ_BUFFER_SIZE));
