@@ -74,11 +74,10 @@ describe('shard faults on a Redis Cluster', { timeout: 90_000 }, () => {
     const converge = await x.fleet.converge(15_000);
     const after = await resyncs(x);
     report('cluster-client-kill-pubsub', { killed: killed.join('/'), resynced_ms: resynced, converge_ms: converge, resyncs: after.join('/') });
-    if (converge < 0) console.log(x.fleet.describe());
     expect(killed.reduce((a, b) => a + b, 0)).toBe(3); // the three shard subscribers, all on the channel's owner
     expect(resynced).toBeGreaterThanOrEqual(0);
-    expect(converge).toBeGreaterThanOrEqual(0);
-    expect(x.fleet.mismatches()).toBe(0);
+    expect(converge, x.fleet.describe().join('\n')).toBeGreaterThanOrEqual(0);
+    expect(x.fleet.mismatches(), x.fleet.describe().join('\n')).toBe(0);
     expect(closes(x)).toBe(0);
     expect(await subscribers(`${x.prefix}bus`)).toEqual({ sharded: 3, plain: 0 });
   });
@@ -100,11 +99,10 @@ describe('shard faults on a Redis Cluster', { timeout: 90_000 }, () => {
     await x.waitReady();
     const converge = await x.fleet.converge(15_000);
     report('cluster-slot-migration', { from: from.port, to: to.port, resynced_ms: resynced, converge_ms: converge });
-    if (converge < 0) console.log(x.fleet.describe());
     expect((await rc.ownerOf(channel)).port).toBe(to.port);
     expect(resynced).toBeGreaterThanOrEqual(0);
-    expect(converge).toBeGreaterThanOrEqual(0);
-    expect(x.fleet.mismatches()).toBe(0);
+    expect(converge, x.fleet.describe().join('\n')).toBeGreaterThanOrEqual(0);
+    expect(x.fleet.mismatches(), x.fleet.describe().join('\n')).toBe(0);
     expect(closes(x)).toBe(0);
     expect(await subscribers(channel)).toEqual({ sharded: 3, plain: 0 });
   });
@@ -151,12 +149,14 @@ describe('shard faults on a Redis Cluster with replicas', { timeout: 120_000 }, 
     const st = await Promise.all(x.procs.map((p) => p!.state()));
     const closed = [...x.fleet.agents, ...x.fleet.clients].reduce((n, p) => n + p.closes, 0);
     report(`cluster-master-failover-hb${hbMs}`, { promoted_ms: promoted, ready_after_kill_ms: ready, converge_ms: converge, fences: st.map((s) => s.stats.fences).join('/'), resyncs: st.map((s) => s.stats.resyncs).join('/'), peer_closes: closed });
-    if (converge < 0) console.log(x.fleet.describe());
+    if (converge < 0) {
+      for (const id of x.fleet.stalePeers()) console.log(`[faults] view of ${id}: ${JSON.stringify(await Promise.all(x.procs.map((p) => p!.explain(id))), null, 1)}`);
+    }
     expect(promoted).toBeGreaterThanOrEqual(0);
-    expect(st.every((s) => s.ready && s.stats.fenced === false)).toBe(true);
-    expect(converge).toBeGreaterThanOrEqual(0);
-    expect(x.fleet.mismatches()).toBe(0);
+    expect(st.every((s) => s.ready && s.stats.fenced === false), JSON.stringify(st)).toBe(true);
+    expect(converge, x.fleet.describe().join('\n')).toBeGreaterThanOrEqual(0);
+    expect(x.fleet.mismatches(), x.fleet.describe().join('\n')).toBe(0);
     const n = (await cl.onNode(heir.port, (r) => r.call('PUBSUB', 'SHARDNUMSUB', channel))) as unknown[];
-    expect(Number(n[1])).toBe(3);
+    expect(Number(n[1]), `sharded subscribers of ${channel} on the heir`).toBe(3);
   });
 });

@@ -22,6 +22,8 @@ class FleetPeer {
   /** Latest node id received, per sending peer. */
   readonly view = new Map<string, string>();
   closes = 0;
+  /** Connection attempts, failed ones included (diagnosis). */
+  attempts = 0;
   closeCodes: number[] = [];
   connecting: Promise<void> | null = null;
   stopped = false;
@@ -42,12 +44,16 @@ class FleetPeer {
 
   connect(shard: number): Promise<void> {
     this.connecting = (async () => {
-      for (let attempt = 0; attempt < 60 && !this.stopped; attempt++) {
+      // Like a real agent or client: retry until stopped, jittered backoff growing to 1 s (a fault
+      // that outlasts a fixed number of attempts must not read as lost state).
+      for (let attempt = 0; !this.stopped; attempt++) {
         const alive = this.fleet.target.alive();
         const s = attempt === 0 && alive.includes(shard) ? shard : (alive[Math.floor(Math.random() * alive.length)] as number);
+        this.attempts++;
         const ok = await this.open(s);
         if (ok) return;
-        await new Promise((r) => setTimeout(r, 100 + Math.random() * 400));
+        const cap = Math.min(1000, 100 * 2 ** Math.min(attempt, 4));
+        await new Promise((r) => setTimeout(r, cap / 2 + Math.random() * (cap / 2)));
       }
     })();
     return this.connecting;
@@ -151,13 +157,27 @@ export class Fleet {
     return bad;
   }
 
+  /** Ids of peers some partner sees wrongly (diagnosis: ask the shards where their view comes from). */
+  stalePeers(limit = 2): string[] {
+    const out = new Set<string>();
+    for (const c of this.clients) {
+      const a = this.agents.find((x) => x.id === c.agentId)!;
+      if (c.view.get(a.id) !== a.lastSentId) out.add(a.id);
+      if (a.view.get(c.id) !== c.lastSentId) out.add(c.id);
+      if (out.size >= limit) break;
+    }
+    return [...out].slice(0, limit);
+  }
+
   /** First few mismatches, for failure messages. */
   describe(limit = 5): string[] {
     const out: string[] = [];
     for (const c of this.clients) {
       const a = this.agents.find((x) => x.id === c.agentId)!;
-      if (c.view.get(a.id) !== a.lastSentId || c.ws === null) out.push(`client ${c.id.slice(0, 8)}@${c.shard} sees agent ${a.id.slice(0, 8)}@${a.shard} as ${c.view.get(a.id)} want ${a.lastSentId} open=${c.ws !== null}`);
-      if (a.view.get(c.id) !== c.lastSentId) out.push(`agent ${a.id.slice(0, 8)}@${a.shard} sees client ${c.id.slice(0, 8)}@${c.shard} as ${a.view.get(c.id)} want ${c.lastSentId}`);
+      if (c.view.get(a.id) !== a.lastSentId || c.ws === null)
+        out.push(`client ${c.id.slice(0, 8)}@${c.shard} sees agent ${a.id.slice(0, 8)}@${a.shard} as ${c.view.get(a.id)} want ${a.lastSentId} open=${c.ws !== null} attempts=${c.attempts} closes=${c.closeCodes.join(',')}`);
+      if (a.view.get(c.id) !== c.lastSentId || a.ws === null)
+        out.push(`agent ${a.id.slice(0, 8)}@${a.shard} sees client ${c.id.slice(0, 8)}@${c.shard} as ${a.view.get(c.id)} want ${c.lastSentId} open=${a.ws !== null} attempts=${a.attempts} closes=${a.closeCodes.join(',')}`);
       if (out.length >= limit) break;
     }
     return out;

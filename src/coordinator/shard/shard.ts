@@ -745,6 +745,15 @@ export class Shard implements CoreObserver {
     return this.coordinator.nodeJson(id);
   }
 
+  /** Where this shard's view of one peer comes from (fault-test diagnosis): local record, each remote's record or tombstone, the ghost. */
+  explain(id: PeerId): Record<string, unknown> {
+    const short = (rec: PeerRec | undefined): Record<string, unknown> | null => (rec === undefined ? null : { ver: rec.ver, at: rec.at, node: rec.node, tunnels: rec.tunnels.length });
+    const remotes: Record<string, unknown> = {};
+    for (const [sid, r] of this.remotes) remotes[sid] = { epoch: r.epoch, lastSeq: r.lastSeq, rec: short(r.recs.get(id)), tomb: r.tombs.get(id) ?? null };
+    const g = this.ghosts.get(id);
+    return { shard: this.id, seq: this.seq, local: short(this.local.get(id)), ghost: g === undefined ? null : { alive: g.peer.alive, ...short(g.rec) }, remotes, core: this.nodeJson(id) };
+  }
+
   stats(): { local: number; ghosts: number; remotes: number; ready: boolean; fenced: boolean; connections: number } & Shard['counters'] {
     return { local: this.local.size, ghosts: this.ghosts.size, remotes: this.remotes.size, ready: this.ready(), fenced: this.fenced, connections: this.conns.size, ...this.counters };
   }

@@ -17,6 +17,7 @@ export const redisClusterBackend: CoordinatorBackend = {
         shards: b.shards,
         agentUrl: b.agentUrl,
         clientUrl: b.clientUrl,
+        nodeOn: b.nodeOn,
         async stop() {
           await b.stop();
           await cluster.stop();

@@ -20,6 +20,7 @@ export interface ShardProc {
   readonly exited: Promise<number | null>;
   state(): Promise<{ ready: boolean; stats: Record<string, number | boolean> }>;
   node(id: string): Promise<string | null>;
+  explain(id: string): Promise<Record<string, unknown>>;
   kill(sig?: NodeJS.Signals): Promise<void>;
 }
 
@@ -49,6 +50,7 @@ export async function startShard(index: number, env: Record<string, string>): Pr
     child,
     exited,
     state: async () => (await (await fetch(`${base}/debug/state`)).json()) as { ready: boolean; stats: Record<string, number | boolean> },
+    explain: async (id) => (await (await fetch(`${base}/debug/peer?id=${id}`)).json()) as Record<string, unknown>,
     node: async (id) => ((await (await fetch(`${base}/debug/node?id=${id}`)).json()) as { node: string | null }).node,
     kill: async (sig = 'SIGKILL') => {
       if (child.exitCode === null && child.signalCode === null) child.kill(sig);

@@ -6,6 +6,7 @@
  *
  *   GET  /debug/state          {ready, stats}
  *   GET  /debug/node?id=<id>   {node: canonical JSON | null}
+ *   GET  /debug/peer?id=<id>   where the shard's view of that peer comes from (Shard.explain)
  *   POST /debug/drain          drain now
  *   GET  /debug/proc[?reset=1] {rss, heapUsed, cpuMicros, eldP99Ms, eldMaxMs} (event-loop delay since the last reset; benches)
  */
@@ -54,6 +55,7 @@ const server = createServer((req, res) => {
     if (url.searchParams.get('reset') === '1') eld.reset();
     return json(200, body);
   }
+  if (url.pathname === '/debug/peer') return json(200, shard.explain(url.searchParams.get('id') ?? ''));
   if (url.pathname === '/debug/node') return json(200, { node: shard.nodeJson(url.searchParams.get('id') ?? '') });
   if (url.pathname === '/debug/drain' && req.method === 'POST') {
     void shard.drain().then(() => json(200, { drained: true }));
