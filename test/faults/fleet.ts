@@ -42,7 +42,9 @@ class FleetPeer {
       : `ws://127.0.0.1:${port}/api/v2/workspaceagents/${this.agentId}/coordinate?client=${this.id}`;
   }
 
+  /** One reconnect loop per peer: a second one would leave two live sockets for one peer id (a duplicate peer). */
   connect(shard: number): Promise<void> {
+    if (this.connecting !== null) return this.connecting;
     this.connecting = (async () => {
       // Like a real agent or client: retry until stopped, jittered backoff growing to 1 s (a fault
       // that outlasts a fixed number of attempts must not read as lost state).
@@ -55,13 +57,15 @@ class FleetPeer {
         const cap = Math.min(1000, 100 * 2 ** Math.min(attempt, 4));
         await new Promise((r) => setTimeout(r, cap / 2 + Math.random() * (cap / 2)));
       }
-    })();
+    })().finally(() => {
+      this.connecting = null;
+    });
     return this.connecting;
   }
 
   private open(shard: number): Promise<boolean> {
     return new Promise((resolve) => {
-      const ws = new WebSocket(this.url(shard), { perMessageDeflate: false });
+      const ws = new WebSocket(this.url(shard), { perMessageDeflate: false, handshakeTimeout: 5000 });
       let opened = false;
       ws.on('error', () => {});
       ws.once('open', () => {
@@ -87,7 +91,8 @@ class FleetPeer {
         this.ws = null;
         this.closes++;
         this.closeCodes.push(code);
-        if (!this.stopped) {
+        // A close while the loop is still checking this attempt is that loop's to retry.
+        if (!this.stopped && this.connecting === null) {
           const delay = 50 + Math.random() * 500;
           setTimeout(() => void this.connect(this.shard), delay).unref();
         }
