@@ -403,10 +403,14 @@ async function main(): Promise<void> {
         // then (clusters of 50-130 consecutive slow pings in one run, none in the next);
         // interleaved, a stall lands in all three series instead of deciding which
         // one's p99 it ruins.
-        const idleSet = [servers.pipe, servers.derper, servers.tailnetd];
+        // A second derper (the queue-512 one: one ping in flight, so its queue depth does not
+        // matter) is the A/A control: how far two identical relays' figures differ here. The
+        // order rotates each round so no relay always follows the same one.
+        const order = [servers.pipe, servers.derper, servers.derper512, servers.tailnetd];
+        const idleSet = order.map((_, i) => order[(i + rep) % order.length]!);
         const idle = await loadgen<Lat[]>(['latency-rr', '-url', idleSet.map((s) => s.url).join(','), '-transport', idleSet.map(trOf).join(','), '-count', String(quick ? 3000 : 5000), '-discard', '500', '-interval', '500us']);
         log(`latency idle round-robin p99 ${idleSet.map((s, i) => `${s.name} ${idle[i]!.p99_us.toFixed(0)}`).join(', ')} µs`);
-        for (const [i, s] of [servers.pipe, servers.derper, servers.tailnetd].entries()) (all[`${s.name}_idle`] ??= []).push(idle[i]!);
+        for (const [i, s] of idleSet.entries()) (all[`${s.name}_idle`] ??= []).push(idle[i]!);
         for (const s of [servers.pipe, servers.derper, servers.tailnetd]) {
           const tr = trOf(s);
           (all[`${s.name}_50`] ??= []).push(await latencyRun(s, tr, ceil[s.name] > 0 ? ceil[s.name] * 0.5 : 50_000));
