@@ -14,7 +14,7 @@
  *           └─ loadgen throughput|latency|idle|storm → JSON                         [CPU 0]
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { basename, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -64,7 +64,11 @@ function log(msg: string): void {
 function ensureBinaries(): void {
   mkdirSync(BIN, { recursive: true });
   const env = { ...process.env, GOFLAGS: '-p=1', GOTOOLCHAIN: 'local' };
-  if (!existsSync(join(BIN, 'loadgen'))) {
+  const genDir = join(ROOT, 'bench/derp/loadgen');
+  const genBin = join(BIN, 'loadgen');
+  // Rebuilt when any of its sources is newer than the binary (a new transport, a fix).
+  const stale = !existsSync(genBin) || readdirSync(genDir).some((f) => statSync(join(genDir, f)).mtimeMs > statSync(genBin).mtimeMs);
+  if (stale) {
     log('building loadgen');
     const r = spawnSync('go', ['build', '-o', join(BIN, 'loadgen'), '.'], { cwd: join(ROOT, 'bench/derp/loadgen'), env, stdio: 'inherit' });
     if (r.status !== 0) throw new Error('loadgen build failed');
@@ -451,12 +455,23 @@ async function main(): Promise<void> {
       results.D3 = { pipe: p, derper: d, tailnetd: t };
     }
     if (want('D8')) {
-      const [d, t] = (await sweepAll(
-        [{ s: servers.derper, transport: 'ws' }, { s: servers.tailnetd, transport: 'ws' }],
+      // Two WebSocket clients: the real Go one (coder/websocket under tailscale.com/net/wsconn, as
+      // derphttp uses) and ws-lite (loadgen/wslite.go: one masked message per write, nothing per
+      // message on the heap), plus tailnetd over Upgrade in the same interleaved sweep, so the
+      // WS ÷ Upgrade ratio compares one moment of the box. The real client's own CPU per message
+      // caps it on this box before either relay.
+      const [d, t, dl, tl, tu] = (await sweepAll(
+        [
+          { s: servers.derper, transport: 'ws' },
+          { s: servers.tailnetd, transport: 'ws' },
+          { s: servers.derper, transport: 'ws-lite' },
+          { s: servers.tailnetd, transport: 'ws-lite' },
+          { s: servers.tailnetd, transport: 'upgrade' },
+        ],
         1400,
         RATES_1400,
-      )) as [Sweep, Sweep];
-      results.D8 = { derper: d, tailnetd: t };
+      )) as [Sweep, Sweep, Sweep, Sweep, Sweep];
+      results.D8 = { derper: d, tailnetd: t, derper_lite: dl, tailnetd_lite: tl, tailnetd_upgrade: tu };
     }
     if (want('D6')) {
       const n = quick ? 2000 : 10_000;

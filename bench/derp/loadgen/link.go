@@ -106,6 +106,7 @@ type transport string
 const (
 	tUpgrade transport = "upgrade"
 	tWS      transport = "ws"
+	tWSLite  transport = "ws-lite"
 	tRaw     transport = "raw"
 )
 
@@ -129,6 +130,12 @@ func open(ctx context.Context, tr transport, rawURL string, priv key.NodePrivate
 		}
 		// Same 4 KiB read buffer as derphttp gives derp.Client, so only the relay differs.
 		return &rawLink{nc: nc, br: bufio.NewReader(nc)}, nil
+	case tWSLite:
+		c, err := dialWSLite(ctx, u)
+		if err != nil {
+			return nil, err
+		}
+		return newDerpLink(priv, c, bufio.NewReadWriter(bufio.NewReader(c), bufio.NewWriter(c)))
 	case tWS:
 		c, _, err := websocket.Dial(ctx, rawURL, &websocket.DialOptions{Subprotocols: []string{"derp"}})
 		if err != nil {

@@ -28,7 +28,7 @@ func main() {
 	cmd, args := os.Args[1], os.Args[2:]
 	fs := flag.NewFlagSet(cmd, flag.ExitOnError)
 	u := fs.String("url", "http://127.0.0.1:3340/derp", "relay URL")
-	tr := fs.String("transport", "upgrade", "upgrade | ws | raw")
+	tr := fs.String("transport", "upgrade", "upgrade | ws | ws-lite | raw")
 	pairs := fs.Int("pairs", 10, "sender→receiver pairs")
 	size := fs.Int("size", 1400, "packet payload bytes")
 	rate := fs.Float64("rate", 100000, "offered packets/s in total")
