@@ -194,7 +194,22 @@ ${CAVEATS}
 `;
 }
 
-/** Replaces (or appends) the `## DERP` section of a RESULTS.md file. */
+const NOTES_OPEN = '<!-- derp-notes: kept across re-renders -->';
+const NOTES_CLOSE = '<!-- /derp-notes -->';
+
+/**
+ * Replaces (or appends) the `## DERP` section of a RESULTS.md file. Notes kept
+ * by hand between the derp-notes markers (other runs, investigations) move
+ * into the new section, before its caveats.
+ */
 export function writeSection(file: string, text: string): void {
+  const old = existsSync(file) ? readFileSync(file, 'utf8') : '';
+  const a = old.indexOf(NOTES_OPEN);
+  const b = old.indexOf(NOTES_CLOSE, a);
+  if (a >= 0 && b > a) {
+    const notes = old.slice(a, b + NOTES_CLOSE.length);
+    const at = text.indexOf('\nCaveats (read before');
+    text = at >= 0 ? `${text.slice(0, at)}\n${notes}\n${text.slice(at)}` : `${text}\n${notes}\n`;
+  }
   replaceResultsSection(text, file);
 }
