@@ -146,46 +146,51 @@ export class Fleet {
     for (let i = 0; i < updates; i++) all[Math.floor(Math.random() * all.length)]!.sendNode();
   }
 
-  /** Peers whose view differs from the ground truth (each client: its agent's last node; each agent: each client's). */
+  /**
+   * Every wrong view, the one rule behind mismatches/describe/stalePeers: for each
+   * client and its agent, both ways, the viewer must be connected and hold the
+   * sender's last node.
+   */
+  private *wrongViews(): Generator<{ viewer: FleetPeer; sender: FleetPeer }> {
+    const agents = new Map(this.agents.map((a) => [a.id, a]));
+    const withClients = new Set<string>();
+    for (const c of this.clients) {
+      const a = agents.get(c.agentId)!;
+      withClients.add(a.id);
+      for (const [viewer, sender] of [[c, a], [a, c]] as const) {
+        if (viewer.ws === null || viewer.view.get(sender.id) !== sender.lastSentId) yield { viewer, sender };
+      }
+    }
+    // An agent without clients has nothing to see, but must still be connected.
+    for (const a of this.agents) if (!withClients.has(a.id) && a.ws === null) yield { viewer: a, sender: a };
+  }
+
+  /** Wrong views (see wrongViews); 0 when every peer is connected and up to date. */
   mismatches(): number {
     let bad = 0;
-    const byAgent = new Map<string, FleetPeer[]>();
-    for (const c of this.clients) {
-      const a = this.agents.find((x) => x.id === c.agentId)!;
-      if (c.view.get(a.id) !== a.lastSentId || c.ws === null) bad++;
-      byAgent.set(a.id, [...(byAgent.get(a.id) ?? []), c]);
-    }
-    for (const a of this.agents) {
-      if (a.ws === null) bad++;
-      for (const c of byAgent.get(a.id) ?? []) if (a.view.get(c.id) !== c.lastSentId) bad++;
-    }
+    for (const _ of this.wrongViews()) bad++;
     return bad;
   }
 
   /** Ids of peers some partner sees wrongly (diagnosis: ask the shards where their view comes from). */
   stalePeers(limit = 2): string[] {
     const out = new Set<string>();
-    for (const c of this.clients) {
-      const a = this.agents.find((x) => x.id === c.agentId)!;
-      if (c.view.get(a.id) !== a.lastSentId) out.add(a.id);
-      if (a.view.get(c.id) !== c.lastSentId) out.add(c.id);
+    for (const { viewer, sender } of this.wrongViews()) {
+      if (viewer.ws !== null) out.add(sender.id);
       if (out.size >= limit) break;
     }
-    return [...out].slice(0, limit);
+    return [...out];
   }
 
-  /** First few mismatches, for failure messages. */
-  describe(limit = 5): string[] {
+  /** The first few wrong views, one per line: the message of a failed convergence assertion. */
+  describe(limit = 5): string {
     const out: string[] = [];
-    for (const c of this.clients) {
-      const a = this.agents.find((x) => x.id === c.agentId)!;
-      if (c.view.get(a.id) !== a.lastSentId || c.ws === null)
-        out.push(`client ${c.id.slice(0, 8)}@${c.shard} sees agent ${a.id.slice(0, 8)}@${a.shard} as ${c.view.get(a.id)} want ${a.lastSentId} open=${c.ws !== null} attempts=${c.attempts} closes=${c.closeCodes.join(',')}`);
-      if (a.view.get(c.id) !== c.lastSentId || a.ws === null)
-        out.push(`agent ${a.id.slice(0, 8)}@${a.shard} sees client ${c.id.slice(0, 8)}@${c.shard} as ${a.view.get(c.id)} want ${c.lastSentId} open=${a.ws !== null} attempts=${a.attempts} closes=${a.closeCodes.join(',')}`);
+    const who = (p: FleetPeer): string => `${p.kind} ${p.id.slice(0, 8)}@${p.shard}`;
+    for (const { viewer: v, sender: s } of this.wrongViews()) {
+      out.push(`${who(v)} sees ${who(s)} as ${v.view.get(s.id)} want ${s.lastSentId} open=${v.ws !== null} attempts=${v.attempts} closes=${v.closeCodes.join(',')}`);
       if (out.length >= limit) break;
     }
-    return out;
+    return out.join('\n');
   }
 
   /** Polls until every view matches (bounded); returns ms taken, or -1 on timeout. */

@@ -50,8 +50,8 @@ describe('shard faults', { timeout: 90_000 }, () => {
     const converge = await c.fleet.converge(20_000);
     const st = await Promise.all(c.procs.map((p) => p!.state()));
     report('redis-sigkill', { peers: AGENTS * (1 + CLIENTS_PER), outage_ms: outage, detect_ms: detect, converge_ms_after_churn: converge, resyncs: st.map((s) => s.stats.resyncs).join('/'), publish_failures: st.map((s) => s.stats.publishFailures).join('/') });
-    expect(converge, c.fleet.describe().join('\n')).toBeGreaterThanOrEqual(0);
-    expect(c.fleet.mismatches(), c.fleet.describe().join('\n')).toBe(0);
+    expect(converge, c.fleet.describe()).toBeGreaterThanOrEqual(0);
+    expect(c.fleet.mismatches(), c.fleet.describe()).toBe(0);
     expect(closesOf(c, () => true)).toBe(0);
     await c.waitReady();
   });
@@ -70,7 +70,7 @@ describe('shard faults', { timeout: 90_000 }, () => {
     const codes = [...c.fleet.agents, ...c.fleet.clients].flatMap((p) => p.closeCodes);
     report('redis-gone-fencing', { codes: [...new Set(codes)].join('/'), peers: AGENTS * (1 + CLIENTS_PER), fence_ms: fenced, closed_1012: closedBy1012, ready_after_restart_ms: Date.now() - t0 - Math.max(0, converge), converge_ms: converge });
     expect(fenced).toBeGreaterThanOrEqual(0);
-    expect(converge, c.fleet.describe().join('\n')).toBeGreaterThanOrEqual(0);
+    expect(converge, c.fleet.describe()).toBeGreaterThanOrEqual(0);
     // Fenced shards close with 1012 and nothing else. (The occasional other close once seen here was
     // the fleet's own doing: a second reconnect loop opened a duplicate socket, closed as overwritten.)
     expect(codes.length).toBeGreaterThan(0);
@@ -90,7 +90,7 @@ describe('shard faults', { timeout: 90_000 }, () => {
     const converge = await c.fleet.converge(20_000);
     const st = await Promise.all(c.procs.map((p) => p!.state()));
     report('redis-sigstop', { peers: AGENTS * (1 + CLIENTS_PER), pause_ms: pauseMs, converge_ms: converge, fences: st.map((s) => s.stats.fences).join('/'), resyncs: st.map((s) => s.stats.resyncs).join('/') });
-    expect(converge, c.fleet.describe().join('\n')).toBeGreaterThanOrEqual(0);
+    expect(converge, c.fleet.describe()).toBeGreaterThanOrEqual(0);
     expect(closesOf(c, () => true)).toBe(0);
   });
 
@@ -109,7 +109,7 @@ describe('shard faults', { timeout: 90_000 }, () => {
     const converge = await c.fleet.converge(15_000);
     const st = await Promise.all(c.procs.map((p) => p!.state()));
     report('client-kill-pubsub', { killed: String(killed), converge_ms: converge, resyncs: st.map((s) => s.stats.resyncs).join('/') });
-    expect(converge, c.fleet.describe().join('\n')).toBeGreaterThanOrEqual(0);
+    expect(converge, c.fleet.describe()).toBeGreaterThanOrEqual(0);
     expect(closesOf(c, () => true)).toBe(0);
   });
 
@@ -130,8 +130,8 @@ describe('shard faults', { timeout: 90_000 }, () => {
       expect((await admin.keys(`${c.prefix}meta:*`)).length).toBe(3);
       const converge = await c.fleet.converge(15_000);
       report('lost-acknowledged-writes', { repaired_ms: repaired, converge_ms: converge });
-      expect(converge, c.fleet.describe().join('\n')).toBeGreaterThanOrEqual(0);
-      expect(c.fleet.mismatches(), c.fleet.describe().join('\n')).toBe(0);
+      expect(converge, c.fleet.describe()).toBeGreaterThanOrEqual(0);
+      expect(c.fleet.mismatches(), c.fleet.describe()).toBe(0);
       expect(closesOf(c, () => true)).toBe(0);
     } finally {
       admin.disconnect();
@@ -153,7 +153,7 @@ describe('shard faults', { timeout: 90_000 }, () => {
     expect(detect).toBeGreaterThanOrEqual(0);
     // 3 missed 1 s beats, plus slack for a loaded CI machine.
     expect(detect).toBeLessThanOrEqual(3 * 1000 + 4000);
-    expect(converge, c.fleet.describe().join('\n')).toBeGreaterThanOrEqual(0);
+    expect(converge, c.fleet.describe()).toBeGreaterThanOrEqual(0);
     expect(c.fleet.agents.filter((a) => !onVictim.has(a.id)).reduce((n, a) => n + a.closes, 0)).toBe(0);
   });
 
@@ -177,7 +177,7 @@ describe('shard faults', { timeout: 90_000 }, () => {
     expect(detect).toBeGreaterThanOrEqual(0);
     // GOODBYE: immediate (no heartbeat wait); slack for a loaded machine.
     expect(detect).toBeLessThan(2500);
-    expect(converge, c.fleet.describe().join('\n')).toBeGreaterThanOrEqual(0);
+    expect(converge, c.fleet.describe()).toBeGreaterThanOrEqual(0);
     expect(onVictim.every((p) => p.closeCodes.every((code) => code === 1012))).toBe(true);
     const victims = new Set(onVictim.map((p) => p.id));
     expect(c.fleet.agents.filter((a) => !victims.has(a.id)).reduce((n, a) => n + a.closes, 0)).toBe(0);
@@ -197,7 +197,7 @@ describe('shard faults', { timeout: 90_000 }, () => {
       const converge = await c.fleet.converge(15_000);
       report('subscriber-blackhole', { detect_and_resync_ms: detect, converge_ms: converge });
       expect(detect).toBeGreaterThanOrEqual(0);
-      expect(converge, c.fleet.describe().join('\n')).toBeGreaterThanOrEqual(0);
+      expect(converge, c.fleet.describe()).toBeGreaterThanOrEqual(0);
       expect(closesOf(c, () => true)).toBe(0);
     } finally {
       await proxy.close();
