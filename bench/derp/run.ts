@@ -70,7 +70,7 @@ function ensureBinaries(): void {
   const stale = !existsSync(genBin) || readdirSync(genDir).some((f) => statSync(join(genDir, f)).mtimeMs > statSync(genBin).mtimeMs);
   if (stale) {
     log('building loadgen');
-    const r = spawnSync('go', ['build', '-o', join(BIN, 'loadgen'), '.'], { cwd: join(ROOT, 'bench/derp/loadgen'), env, stdio: 'inherit' });
+    const r = spawnSync('go', ['build', '-o', genBin, '.'], { cwd: genDir, env, stdio: 'inherit' });
     if (r.status !== 0) throw new Error('loadgen build failed');
   }
   if (!existsSync(join(BIN, 'derper'))) {
